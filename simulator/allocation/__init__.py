@@ -1,0 +1,127 @@
+"""Seat allocation: public, checked entry points over the compiled kernels.
+
+* :func:`kernel_rules` turns a config's rules into the arrays the kernels take.
+* :func:`allocate_batch` allocates a 2-D array of votes or shares (runs x lists) in parallel.
+* :func:`allocate_result` allocates an election's official result and explains it list by list.
+
+The slow twin of every kernel is :func:`simulator.allocation.reference.allocate_reference`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..config import Election, Rules
+from ..errors import InputError
+from .kernels import METHOD_CODES, allocate_batch_kernel
+from .reference import allocate_reference, eligibility
+
+__all__ = [
+    "KernelRules",
+    "kernel_rules",
+    "allocate_batch",
+    "allocate_result",
+    "allocate_reference",
+    "AllocationRow",
+]
+
+
+@dataclass(frozen=True)
+class KernelRules:
+    """A config's rules as the kernels take them: typed, contiguous, one entry per list."""
+
+    seats: int
+    method: int
+    thresholds: np.ndarray  # float64, percent, per list
+    minority: np.ndarray  # bool, per list
+    exempt: bool
+    cnum: float  # minority coefficient = cnum / cden, both integers
+    cden: float
+
+    def args(self) -> tuple:
+        """The trailing kernel arguments after (votes, bases): seats ... cden."""
+        return (self.seats, self.method, self.thresholds, self.minority, self.exempt, self.cnum,
+                self.cden)
+
+
+def kernel_rules(rules: Rules, parties) -> KernelRules:
+    """Per-list arrays from the election rules and the parties (in config order)."""
+    coef = rules.coefficient_fraction
+    return KernelRules(
+        seats=int(rules.seats),
+        method=METHOD_CODES[rules.method],
+        thresholds=np.array(
+            [rules.threshold if p.threshold is None else p.threshold for p in parties], np.float64
+        ),
+        minority=np.array([p.minority for p in parties], np.bool_),
+        exempt=bool(rules.minority_exempt),
+        cnum=float(coef.numerator),
+        cden=float(coef.denominator),
+    )
+
+
+def allocate_batch(votes, rules: KernelRules, bases=None) -> np.ndarray:
+    """Seats for every row of ``votes`` (runs x lists, votes or shares); returns int32 (runs x lists).
+
+    ``bases`` is the threshold base per row (default: the row's sum, i.e. valid votes). Rows are
+    allocated in parallel on numba's threads; the result does not depend on how many.
+    """
+    votes = np.ascontiguousarray(votes, dtype=np.float64)
+    if votes.ndim != 2 or votes.shape[1] != rules.thresholds.shape[0]:
+        raise InputError(
+            f"votes must be a 2-D array with {rules.thresholds.shape[0]} columns, got shape {votes.shape}"
+        )
+    if not np.isfinite(votes).all() or (votes < 0).any():
+        raise InputError("votes must be finite and non-negative")
+    if bases is None:
+        bases = votes.sum(axis=1)
+    bases = np.ascontiguousarray(np.broadcast_to(bases, (votes.shape[0],)), dtype=np.float64)
+    out = np.empty(votes.shape, np.int32)
+    allocate_batch_kernel(votes, bases, *rules.args(), out)
+    return out
+
+
+@dataclass(frozen=True)
+class AllocationRow:
+    """One list in an allocated result."""
+
+    id: str
+    name: str
+    votes: float
+    share: float  # percent of the threshold base
+    minority: bool
+    qualified: bool  # reached its threshold
+    takes_part: bool  # qualified, or minority and exempt, or nobody qualified
+    seats: int
+
+
+def allocate_result(election: Election) -> list[AllocationRow]:
+    """Allocate the config's ``[result]`` and return one row per party, in config order."""
+    if election.result is None:
+        raise InputError(f"{election.path}: result: no [result] table to allocate")
+    ids = election.party_ids
+    votes = np.array([election.result.votes[p] for p in ids], np.float64)
+    rules = election.rules
+    base = float(votes.sum())
+    if rules.threshold_base == "cast":
+        base = float(election.result.votes_cast)
+    kr = kernel_rules(rules, election.parties)
+    seats = allocate_batch(votes[None, :], kr, bases=np.array([base]))[0]
+    qualified, takes_part = eligibility(
+        votes.tolist(), kr.thresholds.tolist(), base, kr.minority.tolist(), kr.exempt
+    )
+    return [
+        AllocationRow(
+            id=p.id,
+            name=p.name,
+            votes=float(votes[i]),
+            share=100.0 * float(votes[i]) / base,
+            minority=p.minority,
+            qualified=qualified[i],
+            takes_part=takes_part[i],
+            seats=int(seats[i]),
+        )
+        for i, p in enumerate(election.parties)
+    ]

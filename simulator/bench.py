@@ -1,0 +1,232 @@
+"""Benchmarks of the allocation kernel and the whole pipeline against baselines, timed honestly.
+
+Every implementation gets the same inputs; results are checked equal to the kernel's before timing
+(the kernel itself is checked against the plain-Python reference). Compilation happens outside the
+timed region; each timing is repeated and the median and spread reported. Slow implementations are
+timed on a subsample, and the report says so.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+import time
+from dataclasses import asdict, dataclass, field
+
+import numba
+import numpy as np
+
+from .allocation import KernelRules, kernel_rules
+from .allocation.baselines import numpy_batch, seat_by_seat_batch
+from .allocation.kernels import HARE_NIEMEYER, allocate_batch_kernel
+from .allocation.reference import allocate_reference
+from .config import Party, Rules
+from .errors import InputError
+
+# name: (lists, seats); Belgrade's rules (3 % of ballots cast, exempt minority lists x 1.35) for all.
+PRESETS = {
+    "belgrade": (14, 110),
+    "national": (20, 250),
+    "assembly": (50, 750),
+}
+INVALID_SHARE = 0.025  # share of ballots cast that are invalid, for the cast-based threshold
+
+
+@dataclass
+class Timing:
+    """One implementation's timing on one input."""
+
+    name: str
+    allocations_per_s: float
+    ns_per_allocation: float
+    spread: tuple[float, float]  # min and max allocations/s over the repeats
+    runs_timed: int
+    matched_reference: bool
+    subsample: bool = False
+    speedup_vs_seat_by_seat: float | None = None
+
+
+@dataclass
+class KernelBench:
+    lists: int
+    seats: int
+    method: str
+    runs: int
+    threads: int
+    timings: list[Timing] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def bench_rules(lists: int, seats: int, method: str = "dhondt") -> tuple[Rules, list[Party]]:
+    """Belgrade-like rules for a synthetic election of ``lists`` lists (every 7th list a minority)."""
+    if lists < 2 or seats < 1:
+        raise InputError(f"a benchmark needs at least 2 lists and 1 seat (got {lists} lists, {seats} seats)")
+    parties = [Party(id=f"p{i}", name=f"p{i}", minority=(i % 7 == 4)) for i in range(lists)]
+    rules = Rules(seats=seats, majority=seats // 2 + 1, method=method, threshold=3.0,
+                  threshold_base="cast", minority_exempt=True, minority_coefficient=1.35)
+    return rules, parties
+
+
+def synthetic_shares(lists: int, runs: int, seed: int = 1) -> np.ndarray:
+    """Vote shares shaped like real party systems: Dirichlet around a Zipf profile (a few big
+    lists, a long tail near the threshold), concentration 300, so runs vary as polls do."""
+    profile = 1.0 / np.arange(1, lists + 1) ** 1.1
+    alpha = 300.0 * profile / profile.sum()
+    return np.random.default_rng(seed).dirichlet(alpha, size=runs)
+
+
+def _time(fn, repeats: int) -> list[float]:
+    out = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - t0)
+    return out
+
+
+def _timing(name: str, seconds: list[float], runs: int, matched: bool, subsample: bool) -> Timing:
+    rates = [runs / s for s in seconds]
+    med = statistics.median(rates)
+    return Timing(name=name, allocations_per_s=med, ns_per_allocation=1e9 / med,
+                  spread=(min(rates), max(rates)), runs_timed=runs, matched_reference=matched,
+                  subsample=subsample)
+
+
+def bench_kernel(
+    lists: int = 14,
+    seats: int = 110,
+    runs: int = 1_000_000,
+    method: str = "dhondt",
+    threads: int | None = None,
+    repeats: int = 5,
+    reference_runs: int = 2_000,
+    numpy_runs: int = 200_000,
+    seat_loop_runs: int | None = None,
+    include_apportionment: bool = True,
+    seed: int = 1,
+) -> KernelBench:
+    """Time the kernel and its baselines on the same synthetic shares; check results first."""
+    threads = threads or numba.config.NUMBA_NUM_THREADS
+    numba.set_num_threads(threads)
+    rules, parties = bench_rules(lists, seats, method)
+    kr = kernel_rules(rules, parties)
+    shares = synthetic_shares(lists, runs, seed)
+    bases = shares.sum(axis=1) / (1.0 - INVALID_SHARE)
+    out = np.ones(shares.shape, np.int32)  # touch the pages before timing
+    result = KernelBench(lists=lists, seats=seats, method=method, runs=runs, threads=threads)
+
+    allocate_batch_kernel(shares[:64], bases[:64], *kr.args(), out[:64])  # compile / load cache
+    ref_n = min(reference_runs, runs)
+    matched = _matches_reference(shares[:ref_n], bases[:ref_n], rules, parties, out, kr)
+    kernel_s = _time(lambda: allocate_batch_kernel(shares, bases, *kr.args(), out), repeats)
+    kernel_seats = out.copy()
+    result.timings.append(_timing("kernel (jump-start + corrections)", kernel_s, runs, matched, False))
+
+    loop_n = min(seat_loop_runs or runs, runs)
+    loop_out = np.ones((loop_n, lists), np.int32)
+    seat_by_seat_batch(shares[:64], bases[:64], *kr.args(), loop_out[:64])
+    loop_s = _time(lambda: seat_by_seat_batch(shares[:loop_n], bases[:loop_n], *kr.args(), loop_out),
+                   max(1, repeats // 2))
+    result.timings.append(_timing("seat-by-seat loop (numba)", loop_s, loop_n,
+                                  bool((loop_out == kernel_seats[:loop_n]).all()), loop_n < runs))
+
+    if kr.method != HARE_NIEMEYER:
+        np_n = min(numpy_runs, runs)
+        np_seats = numpy_batch(shares[:np_n], bases[:np_n], *kr.args())
+        np_s = _time(lambda: numpy_batch(shares[:np_n], bases[:np_n], *kr.args()), 1)
+        result.timings.append(_timing("numpy, vectorised over runs", np_s, np_n,
+                                      bool((np_seats == kernel_seats[:np_n]).all()), np_n < runs))
+
+    ref_s = _time(lambda: _reference_batch(shares[:ref_n], bases[:ref_n], rules, parties), 1)
+    result.timings.append(_timing("plain-Python reference", ref_s, ref_n, True, ref_n < runs))
+
+    if include_apportionment:
+        t = _bench_apportionment(shares, kernel_seats, rules, kr, ref_n)
+        if t is not None:
+            result.timings.append(t)
+
+    loop_rate = result.timings[1].allocations_per_s
+    for t in result.timings:
+        t.speedup_vs_seat_by_seat = t.allocations_per_s / loop_rate
+    return result
+
+
+def _reference_batch(shares, bases, rules: Rules, parties) -> np.ndarray:
+    coef = rules.coefficient_fraction
+    thr = [rules.threshold if p.threshold is None else p.threshold for p in parties]
+    minority = [p.minority for p in parties]
+    return np.array([
+        allocate_reference(row.tolist(), rules.seats, rules.method, thr, float(b), minority,
+                           rules.minority_exempt, coef)
+        for row, b in zip(shares, bases)
+    ])
+
+
+def _matches_reference(shares, bases, rules, parties, out, kr: KernelRules) -> bool:
+    fast = np.empty((shares.shape[0], shares.shape[1]), np.int32)
+    allocate_batch_kernel(shares, bases, *kr.args(), fast)
+    return bool((fast == _reference_batch(shares, bases, rules, parties)).all())
+
+
+def _bench_apportionment(shares, kernel_seats, rules: Rules, kr: KernelRules, n: int) -> Timing | None:
+    """PyPI `apportionment` on the lists that take part (it has no threshold or minority rules of
+    ours, so it gets the eligible lists and their coefficient-scaled votes, which is what a user
+    would have to prepare)."""
+    try:
+        from apportionment.methods import compute
+    except ImportError:
+        return None
+    name = {"dhondt": "dhondt", "sainte-lague": "saintelague",
+            "modified-sainte-lague": "modified_saintelague",
+            "hare-niemeyer": "largest_remainder"}[rules.method]
+    from .allocation.kernels import prepare_row
+
+    lists = shares.shape[1]
+    inputs = []
+    for row in shares[:n]:
+        w = np.zeros(lists)
+        takers = np.zeros(2 * lists, np.int64)
+        base = row.sum() / (1.0 - INVALID_SHARE)
+        m = prepare_row(row, base, kr.thresholds, kr.minority, kr.exempt, kr.cnum, kr.cden, w, takers)
+        idx = np.sort(takers[:m])
+        inputs.append((idx, [float(w[i]) for i in idx]))
+
+    results = []
+
+    def run():
+        results.clear()
+        for idx, votes in inputs:
+            results.append(compute(name, votes, rules.seats, verbose=False))
+
+    secs = _time(run, 1)
+    matched = all(
+        list(kernel_seats[r][idx]) == list(seats) for r, ((idx, _), seats) in enumerate(zip(inputs, results))
+    )
+    return _timing("apportionment (PyPI)", secs, n, matched, n < shares.shape[0])
+
+
+def machine_info() -> dict:
+    """CPU model, cores, and the versions that matter for the figures."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "numba": numba.__version__,
+        "platform": platform.platform(),
+    }
+
+
+__all__ = ["PRESETS", "bench_kernel", "machine_info", "synthetic_shares"]

@@ -1,0 +1,264 @@
+"""Seat allocation: the kernel equals the plain-Python reference exactly, and both are right on
+textbook examples and on the official Belgrade 2024 result."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from simulator.allocation import allocate_batch, allocate_result, kernel_rules
+from simulator.allocation.baselines import numpy_batch, seat_by_seat_batch
+from simulator.allocation.kernels import METHOD_CODES
+from simulator.allocation.reference import allocate_reference, divisor
+from simulator.config import Party, Rules, load_config
+
+from .conftest import BELGRADE
+
+METHODS = list(METHOD_CODES)
+DIVISOR_METHODS = ["dhondt", "sainte-lague", "modified-sainte-lague"]
+
+
+def kernel(votes, seats, method="dhondt", thresholds=0.0, base=None, minority=None, exempt=False,
+           coefficient=1.0):
+    """Run the batch kernel on one election given the same arguments as the reference."""
+    n = len(votes)
+    minority = minority or [False] * n
+    thr = thresholds if isinstance(thresholds, list) else [thresholds] * n
+    parties = [Party(id=f"p{i}", name=f"p{i}", minority=minority[i], threshold=thr[i]) for i in range(n)]
+    rules = Rules(seats=seats, majority=1, method=method, minority_exempt=exempt,
+                  minority_coefficient=coefficient)
+    v = np.array([votes], np.float64)
+    bases = None if base is None else np.array([float(base)])
+    return allocate_batch(v, kernel_rules(rules, parties), bases=bases)[0].tolist()
+
+
+# --- textbook examples ----------------------------------------------------------------------------
+# The 8-seat example with 100,000 / 80,000 / 30,000 / 20,000 votes used in many textbook and
+# encyclopaedia explanations of the methods (e.g. the English Wikipedia articles on D'Hondt and
+# Sainte-Lague): D'Hondt gives 4/3/1/0, Sainte-Lague 3/3/1/1.
+TEXTBOOK = [100_000, 80_000, 30_000, 20_000]
+
+
+@pytest.mark.parametrize("impl", [allocate_reference, kernel])
+def test_textbook_dhondt(impl):
+    assert impl(TEXTBOOK, 8, "dhondt") == [4, 3, 1, 0]
+
+
+@pytest.mark.parametrize("impl", [allocate_reference, kernel])
+def test_textbook_sainte_lague(impl):
+    assert impl(TEXTBOOK, 8, "sainte-lague") == [3, 3, 1, 1]
+
+
+@pytest.mark.parametrize("impl", [allocate_reference, kernel])
+def test_hare_niemeyer_by_hand(impl):
+    # 10 seats, quotas 4.5 / 3.0 / 2.5 -> floors 4 / 3 / 2, one seat left; lists 0 and 2 tie on
+    # remainder .5 and list 0 has more votes.
+    assert impl([45, 30, 25], 10, "hare-niemeyer") == [5, 3, 2]
+    # quotas 4.7 / 3.6 / 1.7 -> floors 4 / 3 / 1, two seats left to the remainders .7 and .7
+    assert impl([47, 36, 17], 10, "hare-niemeyer") == [5, 3, 2]
+
+
+@pytest.mark.parametrize("impl", [allocate_reference, kernel])
+def test_modified_sainte_lague_first_divisor_is_1_4(impl):
+    # Votes 15 and 7, 2 seats. Sainte-Lague: 15, then 7/1 = 7 beats 15/3 = 5 -> 1/1.
+    # Modified: 15/1.4 first, then 7/1.4 = 5 ties 15/3 = 5, and the tie goes to more votes -> 2/0.
+    assert impl([15, 7], 2, "modified-sainte-lague") == [2, 0]
+    assert impl([15, 7], 2, "sainte-lague") == [1, 1]
+
+
+@pytest.mark.parametrize("impl", [allocate_reference, kernel])
+def test_tie_goes_to_more_votes_then_first_listed(impl):
+    # D'Hondt, 3 seats, 60/30/30: quotients 60, 30, 30, 20 -> third seat ties 30 vs 30 vs 30 (60/2)
+    # -> the list with the most votes (list 0) wins it.
+    assert impl([60, 30, 30], 3, "dhondt") == [2, 1, 0]
+    # equal votes: the earlier list wins the tie.
+    assert impl([10, 10, 10], 2, "dhondt") == [1, 1, 0]
+    assert impl([5, 10, 10], 1, "dhondt") == [0, 1, 0]
+
+
+@pytest.mark.parametrize("impl", [allocate_reference, kernel])
+def test_minority_list_below_threshold_gets_coefficient(impl):
+    # 5 % threshold; list 2 has 4 % (below) and is a minority list: exempt, and 4 x 1.35 = 5.4
+    # beats list 1's 10 / 2 = 5 for the last of 3 seats... list 0 85 takes the rest.
+    votes = [86, 10, 4]
+    minority = [False, False, True]
+    without = impl(votes, 20, "dhondt", 5.0, None, minority, True, 1.0)
+    with_coef = impl(votes, 20, "dhondt", 5.0, None, minority, True, 1.35)
+    assert without[2] < with_coef[2]
+    assert sum(with_coef) == 20
+
+
+@pytest.mark.parametrize("impl", [allocate_reference, kernel])
+def test_minority_list_at_threshold_is_like_any_other(impl):
+    votes = [80, 15, 5]
+    minority = [False, False, True]
+    assert impl(votes, 20, "dhondt", 5.0, None, minority, True, 1.35) == impl(votes, 20, "dhondt", 5.0)
+
+
+@pytest.mark.parametrize("impl", [allocate_reference, kernel])
+def test_nobody_reaches_threshold_everyone_takes_part(impl):
+    assert impl([30, 30, 40], 10, "dhondt", 50.0) == impl([30, 30, 40], 10, "dhondt")
+
+
+# --- the official Belgrade 2024 result ------------------------------------------------------------
+OFFICIAL = {"bt": 64, "kp": 21, "wcb": 14, "mi": 10, "ru": 1}
+
+
+def test_belgrade_2024_official_seats():
+    rows = allocate_result(load_config(BELGRADE))
+    seats = {r.id: r.seats for r in rows}
+    assert seats == {**{k: 0 for k in seats}, **OFFICIAL}
+
+
+def test_belgrade_reference_agrees_with_official_seats():
+    e = load_config(BELGRADE)
+    ids = e.party_ids
+    seats = allocate_reference(
+        [e.result.votes[p] for p in ids], 110, "dhondt", 3.0, e.result.votes_cast,
+        [p.minority for p in e.parties], True, Fraction(27, 20),
+    )
+    assert dict(zip(ids, seats)) == {**{k: 0 for k in ids}, **OFFICIAL}
+
+
+def test_belgrade_lists_beating_last_quotient_lose_to_threshold():
+    """Two non-minority lists have more votes than the last seat's quotient but not 3 %: 0 seats."""
+    e = load_config(BELGRADE)
+    votes = [e.result.votes[p] for p in e.party_ids]
+    last_quotient = Fraction(e.result.votes["mi"]) / 10  # 59,805 / 10: the 110th seat
+    assert last_quotient == Fraction(59805, 10)
+    beaters = [p for p in ("kans", "mgn") if e.result.votes[p] > last_quotient]
+    assert beaters == ["kans", "mgn"]
+    no_threshold = allocate_reference(votes, 110, "dhondt")
+    assert all(no_threshold[e.party_ids.index(p)] >= 1 for p in beaters)
+    official = {r.id: r.seats for r in allocate_result(e)}
+    assert all(official[p] == 0 for p in beaters)
+
+
+def test_cast_base_counts_invalid_ballots():
+    """With a threshold on ballots cast, a list at 3 % of valid votes but below 3 % of cast fails."""
+    votes = [600, 370, 30]  # 30 of 1,000 valid = 3 %; of 1,050 cast = 2.86 %
+    valid_base = allocate_reference(votes, 100, "dhondt", 3.0)
+    cast_base = allocate_reference(votes, 100, "dhondt", 3.0, 1050)
+    assert valid_base[2] > 0 and cast_base[2] == 0
+    assert kernel(votes, 100, "dhondt", 3.0, 1050) == cast_base
+    assert kernel(votes, 100, "dhondt", 3.0) == valid_base
+
+
+# --- property tests: kernel == reference -----------------------------------------------------------
+@st.composite
+def elections(draw, max_lists=30, max_seats=200):
+    n = draw(st.integers(1, max_lists))
+    pool = draw(st.lists(st.integers(0, 2000), min_size=1, max_size=4))  # repeated values -> ties
+    votes = draw(
+        st.lists(st.one_of(st.integers(0, 1_000_000), st.sampled_from(pool)), min_size=n, max_size=n)
+    )
+    assume(sum(votes) > 0)
+    seats = draw(st.integers(1, max_seats))
+    method = draw(st.sampled_from(METHODS))
+    thresholds = draw(
+        st.one_of(
+            st.sampled_from([0.0, 0.5, 3.0, 5.0, 12.5]),
+            st.lists(st.sampled_from([0.0, 3.0, 4.0, 8.0, 25.0]), min_size=n, max_size=n),
+        )
+    )
+    minority = draw(st.lists(st.booleans(), min_size=n, max_size=n))
+    exempt = draw(st.booleans())
+    coefficient = draw(st.sampled_from([1.0, 1.35, 1.5, 2.0]))
+    base = None
+    if draw(st.booleans()):
+        base = sum(votes) + draw(st.integers(0, 50_000))  # ballots cast incl. invalid
+    return votes, seats, method, thresholds, base, minority, exempt, coefficient
+
+
+@settings(max_examples=2500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(elections())
+def test_kernel_equals_reference(case):
+    votes, seats, method, thresholds, base, minority, exempt, coefficient = case
+    expected = allocate_reference(votes, seats, method, thresholds, base, minority, exempt,
+                                  Fraction(repr(coefficient)))
+    assert kernel(votes, seats, method, thresholds, base, minority, exempt, coefficient) == expected
+    assert sum(expected) == seats
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(elections(max_lists=200, max_seats=1000))
+def test_kernel_equals_reference_large(case):
+    votes, seats, method, thresholds, base, minority, exempt, coefficient = case
+    expected = allocate_reference(votes, seats, method, thresholds, base, minority, exempt,
+                                  Fraction(repr(coefficient)))
+    assert kernel(votes, seats, method, thresholds, base, minority, exempt, coefficient) == expected
+
+
+def _tie_at_stake(votes, seats, method):
+    """True when the last seat given and the best seat not given have equal quotients."""
+    if method == "hare-niemeyer":
+        total = sum(votes)
+        rem = sorted((Fraction(v * seats, total) % 1 for v in votes), reverse=True)
+        return len(set(rem)) < len(rem)
+    won = allocate_reference(votes, seats, method)
+    held = [Fraction(v) / divisor(method, s - 1) for v, s in zip(votes, won) if s > 0]
+    unheld = [Fraction(v) / divisor(method, s) for v, s in zip(votes, won)]
+    return min(held) == max(unheld)
+
+
+@settings(max_examples=600, deadline=None)
+@given(
+    st.lists(st.integers(1, 10_000_000), min_size=1, max_size=40),
+    st.integers(1, 600),
+    st.sampled_from(["dhondt", "sainte-lague", "modified-sainte-lague", "hare-niemeyer"]),
+)
+def test_kernel_equals_apportionment_package(votes, seats, method):
+    """An independent implementation (PyPI `apportionment`) agrees wherever no tie is at stake."""
+    from apportionment.methods import compute
+
+    assume(not _tie_at_stake(votes, seats, method))
+    name = {"dhondt": "dhondt", "sainte-lague": "saintelague",
+            "modified-sainte-lague": "modified_saintelague", "hare-niemeyer": "largest_remainder"}[method]
+    assert kernel(votes, seats, method) == list(compute(name, votes, seats, verbose=False))
+
+
+@settings(max_examples=400, deadline=None)
+@given(elections(max_lists=25, max_seats=300))
+def test_divisor_methods_are_house_monotone(case):
+    votes, seats, method, thresholds, base, minority, exempt, coefficient = case
+    assume(method in DIVISOR_METHODS)
+    now = kernel(votes, seats, method, thresholds, base, minority, exempt, coefficient)
+    more = kernel(votes, seats + 1, method, thresholds, base, minority, exempt, coefficient)
+    assert sum(more) == seats + 1
+    assert all(b >= a for a, b in zip(now, more))
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_batch_of_float_shares_matches_baselines(method):
+    """Random float shares (as in simulations): kernel == seat-by-seat loop (== numpy loop)."""
+    rng = np.random.default_rng(7)
+    shares = rng.dirichlet(np.full(14, 1.0), size=20_000)
+    parties = [Party(id=f"p{i}", name=f"p{i}", minority=i in (4, 11)) for i in range(14)]
+    rules = Rules(seats=110, majority=56, method=method, threshold=3.0, minority_exempt=True,
+                  minority_coefficient=1.35)
+    kr = kernel_rules(rules, parties)
+    bases = shares.sum(axis=1) / 0.975
+    fast = allocate_batch(shares, kr, bases=bases)
+    slow = np.empty_like(fast)
+    seat_by_seat_batch(shares, bases, *kr.args(), slow)
+    np.testing.assert_array_equal(fast, slow)
+    assert (fast.sum(axis=1) == 110).all()
+    if method != "hare-niemeyer":
+        np.testing.assert_array_equal(fast, numpy_batch(shares, bases, *kr.args()))
+
+
+def test_allocate_batch_rejects_bad_votes():
+    from simulator.errors import InputError
+
+    parties = [Party(id="a", name="a"), Party(id="b", name="b")]
+    kr = kernel_rules(Rules(seats=3, majority=2), parties)
+    with pytest.raises(InputError):
+        allocate_batch(np.array([[1.0, np.nan]]), kr)
+    with pytest.raises(InputError):
+        allocate_batch(np.array([[1.0, -1.0]]), kr)
+    with pytest.raises(InputError):
+        allocate_batch(np.array([[1.0, 1.0, 1.0]]), kr)
