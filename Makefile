@@ -15,7 +15,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 run: setup
-	$(BIN)/electsim allocate $(CONFIG)
+	$(BIN)/electsim simulate $(CONFIG)
 
 test: setup
 	$(BIN)/python -m pytest

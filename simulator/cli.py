@@ -79,6 +79,75 @@ def allocate(
         console.print(allocation_table(election, rows))
 
 
+@app.command()
+@_friendly
+def simulate(
+    config: Path = typer.Argument(..., help="Election config (TOML) with [[poll]] tables."),
+    runs: Optional[int] = typer.Option(None, "--runs", "-n", help="Simulated elections (default: [simulation] runs)."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Random seed (default: [simulation] seed, else fresh)."),
+    threads: Optional[int] = typer.Option(None, "--threads", help="Worker threads (default: all cores). Results do not depend on it."),
+    target_se: Optional[float] = typer.Option(None, "--target-se", help="Stop once every headline probability's standard error is below this (e.g. 0.001); --runs is then the cap."),
+    json_path: Optional[Path] = typer.Option(None, "--json", help="Write the results as JSON here."),
+    csv_path: Optional[Path] = typer.Option(None, "--csv", help="Write one row per party as CSV here."),
+    markdown_path: Optional[Path] = typer.Option(None, "--markdown", help="Write a Markdown summary here."),
+) -> None:
+    """Simulate the election from its polls: seat distributions and majority probabilities."""
+    from .config import load_config
+    from .engine import simulate as run_simulation
+    from .report import check_writable, parties_csv, result_markdown, result_table, write_atomic
+
+    election = load_config(config)
+    outputs = [(p, kind) for p, kind in ((json_path, "json"), (csv_path, "csv"), (markdown_path, "md")) if p]
+    for path, _ in outputs:
+        check_writable(path)
+    total = runs if runs is not None else election.simulation.runs
+    with _progress_bar(total) as update:
+        result = run_simulation(election, runs=runs, seed=seed, threads=threads, target_se=target_se,
+                                progress=update)
+    console.print(result_table(result))
+    for path, kind in outputs:
+        if kind == "json":
+            write_atomic(path, json.dumps(result.to_json(), indent=2) + "\n")
+        elif kind == "csv":
+            write_atomic(path, parties_csv(result))
+        else:
+            write_atomic(path, result_markdown(result))
+        err_console.print(f"wrote {path}", markup=False)
+
+
+class _progress_bar:
+    """A rich progress bar with runs/s, fed by the engine's progress callback."""
+
+    def __init__(self, total: int):
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        self.total = total
+        self.progress = Progress(
+            TextColumn("simulating"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("{task.fields[rate]}"), TimeRemainingColumn(),
+            console=err_console, transient=True,
+        )
+        self.task = None
+        self.start = 0.0
+
+    def __enter__(self):
+        import time
+
+        self.progress.__enter__()
+        self.task = self.progress.add_task("simulate", total=self.total, rate="")
+        self.start = time.perf_counter()
+        return self.update
+
+    def update(self, done: int, total: int) -> None:
+        import time
+
+        rate = done / max(time.perf_counter() - self.start, 1e-9)
+        self.progress.update(self.task, completed=done, total=total, rate=f"{rate:,.0f} runs/s")
+
+    def __exit__(self, *exc):
+        return self.progress.__exit__(*exc)
+
+
 def main() -> None:
     """Entry point of the ``electsim`` console script."""
     app()

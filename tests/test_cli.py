@@ -63,3 +63,63 @@ def test_python_dash_m_simulator_works():
 def test_help_lists_commands():
     result = runner.invoke(app, ["--help"])
     assert result.exit_code == 0 and "allocate" in result.stdout
+
+
+SIM = """
+[election]
+seats = 9
+[[party]]
+id = "a"
+[[party]]
+id = "b"
+[[poll]]
+sample_size = 500
+[poll.shares]
+a = 55
+b = 45
+[simulation]
+runs = 5000
+seed = 1
+[[coalition]]
+name = "all"
+members = ["a", "b"]
+"""
+
+
+def test_simulate_writes_json_csv_markdown(write_config, tmp_path):
+    import csv
+
+    cfg = write_config(SIM)
+    out = tmp_path / "r.json"
+    result = runner.invoke(app, ["simulate", str(cfg), "--runs", "3000", "--seed", "5", "--json", str(out),
+                                 "--csv", str(tmp_path / "r.csv"), "--markdown", str(tmp_path / "r.md")])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(out.read_text())
+    assert doc["runs"] == 3000 and doc["seed"] == 5
+    a = doc["parties"]["a"]
+    for key in ("mean_seats", "p_majority", "p_majority_se", "p_threshold", "seats_p05", "seats_p50",
+                "seats_p95", "seat_probabilities"):
+        assert key in a
+    assert len(a["seat_probabilities"]) == 10 and abs(sum(a["seat_probabilities"]) - 1) < 1e-9
+    assert doc["coalitions"]["all"]["members"] == ["a", "b"] and doc["coalitions"]["all"]["p_majority"] == 1.0
+    rows = list(csv.DictReader((tmp_path / "r.csv").open()))
+    assert [r["id"] for r in rows] == ["a", "b"]
+    assert float(rows[0]["p_majority"]) == a["p_majority"]
+    assert "| a |" in (tmp_path / "r.md").read_text()
+
+
+def test_simulate_unwritable_output_is_exit_2_and_writes_nothing(write_config, tmp_path):
+    cfg = write_config(SIM)
+    result = runner.invoke(app, ["simulate", str(cfg), "--json", str(tmp_path / "missing" / "r.json")])
+    assert result.exit_code == 2 and "does not exist" in result.stderr
+    assert not (tmp_path / "missing").exists()
+
+
+def test_simulate_bad_runs_is_exit_2(write_config):
+    result = runner.invoke(app, ["simulate", str(write_config(SIM)), "--runs", "0"])
+    assert result.exit_code == 2 and "runs" in result.stderr
+
+
+def test_simulate_bad_poll_is_exit_2(write_config):
+    result = runner.invoke(app, ["simulate", str(write_config(SIM.replace("b = 45", "c = 45")))])
+    assert result.exit_code == 2 and "poll[0].shares.c" in result.stderr

@@ -1,0 +1,158 @@
+"""Results: probabilities, seat quantiles and Monte Carlo standard errors from a tally."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .config import Election
+from .tally import Tally
+
+
+def standard_error(p: float, n: int) -> float:
+    """Monte Carlo standard error of a probability estimated from n independent runs."""
+    return math.sqrt(max(p * (1.0 - p), 0.0) / n) if n > 0 else float("nan")
+
+
+def quantile(probabilities: np.ndarray, q: float) -> int:
+    """Smallest k whose cumulative probability reaches q."""
+    cdf = np.cumsum(probabilities)
+    return int(np.searchsorted(cdf, q - 1e-12))
+
+
+@dataclass(frozen=True)
+class PartyResult:
+    id: str
+    name: str
+    mean_seats: float
+    seats_p05: int
+    seats_p50: int
+    seats_p95: int
+    p_majority: float
+    p_majority_se: float
+    p_threshold: float
+    p_threshold_se: float
+    mean_share: float  # percent of valid votes
+    seat_probabilities: tuple[float, ...]  # P(exactly k seats), k = 0 .. seats
+
+    def p_at_least(self, k: int) -> float:
+        """P(the list wins at least k seats)."""
+        if k <= 0:
+            return 1.0
+        return float(sum(self.seat_probabilities[k:]))
+
+
+@dataclass(frozen=True)
+class CoalitionResult:
+    name: str
+    members: tuple[str, ...]
+    p_majority: float
+    p_majority_se: float
+    mean_seats: float
+    seats_p05: int
+    seats_p50: int
+    seats_p95: int
+    seat_probabilities: tuple[float, ...]
+
+    def p_at_least(self, k: int) -> float:
+        return 1.0 if k <= 0 else float(sum(self.seat_probabilities[k:]))
+
+
+@dataclass(frozen=True)
+class Result:
+    """What a simulation found: per party and per coalition, with the settings that produced it."""
+
+    election: str
+    runs: int
+    seed: int
+    seats: int
+    majority: int
+    parties: dict[str, PartyResult]
+    coalitions: dict[str, CoalitionResult] = field(default_factory=dict)
+    settings: dict = field(default_factory=dict)
+
+    def max_standard_error(self) -> float:
+        """Largest standard error of the headline probabilities (majority, threshold, coalitions)."""
+        ses = [p.p_majority_se for p in self.parties.values()]
+        ses += [p.p_threshold_se for p in self.parties.values()]
+        ses += [c.p_majority_se for c in self.coalitions.values()]
+        return max(ses) if ses else 0.0
+
+    def to_json(self) -> dict:
+        """The ``simulate --json`` document (keys are a contract; see the README)."""
+        return {
+            "election": self.election,
+            "runs": self.runs,
+            "seed": self.seed,
+            "seats": self.seats,
+            "majority": self.majority,
+            "settings": self.settings,
+            "parties": {
+                pid: {
+                    "name": p.name,
+                    "mean_seats": p.mean_seats,
+                    "seats_p05": p.seats_p05,
+                    "seats_p50": p.seats_p50,
+                    "seats_p95": p.seats_p95,
+                    "p_majority": p.p_majority,
+                    "p_majority_se": p.p_majority_se,
+                    "p_threshold": p.p_threshold,
+                    "p_threshold_se": p.p_threshold_se,
+                    "mean_share": p.mean_share,
+                    "seat_probabilities": list(p.seat_probabilities),
+                }
+                for pid, p in self.parties.items()
+            },
+            "coalitions": {
+                name: {
+                    "members": list(c.members),
+                    "p_majority": c.p_majority,
+                    "p_majority_se": c.p_majority_se,
+                    "mean_seats": c.mean_seats,
+                    "seats_p05": c.seats_p05,
+                    "seats_p50": c.seats_p50,
+                    "seats_p95": c.seats_p95,
+                    "seat_probabilities": list(c.seat_probabilities),
+                }
+                for name, c in self.coalitions.items()
+            },
+        }
+
+
+def _distribution_stats(counts: np.ndarray, runs: int) -> tuple[np.ndarray, float, int, int, int]:
+    probs = counts / runs
+    mean = float((np.arange(counts.shape[0]) * probs).sum())
+    return probs, mean, quantile(probs, 0.05), quantile(probs, 0.5), quantile(probs, 0.95)
+
+
+def result_from_tally(election: Election, tally: Tally, seed: int, settings: dict | None = None) -> Result:
+    """Turn counts into probabilities with standard errors."""
+    n = tally.runs
+    parties = {}
+    for i, party in enumerate(election.parties):
+        probs, mean, p05, p50, p95 = _distribution_stats(tally.seat_counts[i], n)
+        pm = tally.majority[i] / n
+        pt = tally.threshold[i] / n
+        parties[party.id] = PartyResult(
+            id=party.id, name=party.name, mean_seats=mean, seats_p05=p05, seats_p50=p50,
+            seats_p95=p95, p_majority=float(pm), p_majority_se=standard_error(pm, n),
+            p_threshold=float(pt), p_threshold_se=standard_error(pt, n),
+            mean_share=float(100.0 * tally.share_sum[i] / n),
+            seat_probabilities=tuple(float(x) for x in probs),
+        )
+    coalitions = {}
+    for k, coalition in enumerate(election.coalitions):
+        probs, mean, p05, p50, p95 = _distribution_stats(tally.coalition_seat_counts[k], n)
+        pm = tally.coalition_majority[k] / n
+        coalitions[coalition.name] = CoalitionResult(
+            name=coalition.name, members=coalition.members, p_majority=float(pm),
+            p_majority_se=standard_error(pm, n), mean_seats=mean, seats_p05=p05, seats_p50=p50,
+            seats_p95=p95, seat_probabilities=tuple(float(x) for x in probs),
+        )
+    return Result(
+        election=election.name, runs=n, seed=seed, seats=election.rules.seats,
+        majority=election.rules.majority, parties=parties, coalitions=coalitions,
+        settings=settings or {},
+    )
