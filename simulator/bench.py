@@ -123,25 +123,25 @@ def bench_kernel(
     matched = _matches_reference(shares[:ref_n], bases[:ref_n], rules, parties, out, kr)
     kernel_s = _time(lambda: allocate_batch_kernel(shares, bases, *kr.args(), out), repeats)
     kernel_seats = out.copy()
-    result.timings.append(_timing("kernel (jump-start + corrections)", kernel_s, runs, matched, False))
+    result.timings.append(_timing("kernel", kernel_s, runs, matched, False))
 
     loop_n = min(seat_loop_runs or runs, runs)
     loop_out = np.ones((loop_n, lists), np.int32)
     seat_by_seat_batch(shares[:64], bases[:64], *kr.args(), loop_out[:64])
     loop_s = _time(lambda: seat_by_seat_batch(shares[:loop_n], bases[:loop_n], *kr.args(), loop_out),
                    max(1, repeats // 2))
-    result.timings.append(_timing("seat-by-seat loop (numba)", loop_s, loop_n,
+    result.timings.append(_timing("seat-by-seat (numba)", loop_s, loop_n,
                                   bool((loop_out == kernel_seats[:loop_n]).all()), loop_n < runs))
 
     if kr.method != HARE_NIEMEYER:
         np_n = min(numpy_runs, runs)
         np_seats = numpy_batch(shares[:np_n], bases[:np_n], *kr.args())
         np_s = _time(lambda: numpy_batch(shares[:np_n], bases[:np_n], *kr.args()), 1)
-        result.timings.append(_timing("numpy, vectorised over runs", np_s, np_n,
+        result.timings.append(_timing("numpy (vectorised)", np_s, np_n,
                                       bool((np_seats == kernel_seats[:np_n]).all()), np_n < runs))
 
     ref_s = _time(lambda: _reference_batch(shares[:ref_n], bases[:ref_n], rules, parties), 1)
-    result.timings.append(_timing("plain-Python reference", ref_s, ref_n, True, ref_n < runs))
+    result.timings.append(_timing("python reference", ref_s, ref_n, True, ref_n < runs))
 
     if include_apportionment:
         t = _bench_apportionment(shares, kernel_seats, rules, kr, ref_n)
@@ -208,6 +208,139 @@ def _bench_apportionment(shares, kernel_seats, rules: Rules, kr: KernelRules, n:
     return _timing("apportionment (PyPI)", secs, n, matched, n < shares.shape[0])
 
 
+def numpy_pipeline(election, runs: int, seed: int = 0, batch: int = 100_000) -> np.ndarray:
+    """The whole pipeline in plain numpy, as a baseline: Generator.dirichlet draws, the split of
+    "others", seat-by-seat allocation vectorised over runs, and seat-count tallies. Returns the
+    (lists x seats+1) seat counts. Single-poll models (pooled or latest) only."""
+    from .polls import build_poll_model
+
+    pm = build_poll_model(election)
+    if pm.alpha.shape[0] != 1:
+        raise InputError("the numpy pipeline baseline covers pooled and latest polls only")
+    kr = kernel_rules(election.rules, election.parties)
+    rng = np.random.default_rng(seed)
+    n = len(election.parties)
+    invalid = election.model.invalid_share / 100.0 if election.rules.threshold_base == "cast" else 0.0
+    counts = np.zeros((n, election.rules.seats + 1), np.int64)
+    split_idx = np.flatnonzero(pm.split_alpha > 0)
+    done = 0
+    while done < runs:
+        m = min(batch, runs - done)
+        draws = rng.dirichlet(pm.alpha[0], size=m)
+        votes = np.zeros((m, n))
+        named = pm.bucket_of >= 0
+        votes[:, named] = draws[:, pm.bucket_of[named]]
+        if split_idx.size and pm.others_bucket >= 0:
+            parts = rng.dirichlet(pm.split_alpha[split_idx], size=m)
+            votes[:, split_idx] = draws[:, [pm.others_bucket]] * parts
+        bases = np.full(m, 1.0 / (1.0 - invalid))
+        seats = numpy_batch(votes, bases, *kr.args())
+        for i in range(n):
+            counts[i] += np.bincount(seats[:, i], minlength=election.rules.seats + 1)
+        done += m
+    return counts
+
+
+def _max_rss_mb() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def bench_pipeline(election, runs: int = 2_000_000, numpy_runs: int = 100_000, repeats: int = 3,
+                   threads: int | None = None, memory_runs: int | None = None) -> dict:
+    """Simulated elections per second: the fused engine vs the numpy pipeline, same election.
+
+    With ``memory_runs``, also simulates that many runs and reports peak memory before and after,
+    to show that memory does not grow with runs.
+    """
+    from .engine import simulate
+
+    threads = threads or numba.config.NUMBA_NUM_THREADS
+    simulate(election, runs=10_000, seed=0, threads=threads)  # compile / load cache
+    engine_s = _time(lambda: simulate(election, runs=runs, seed=1, threads=threads), repeats)
+    numpy_pipeline(election, 1_000, 0)
+    np_s = _time(lambda: numpy_pipeline(election, numpy_runs, 1), 1)
+    engine_rate = statistics.median([runs / t for t in engine_s])
+    np_rate = numpy_runs / np_s[0]
+    out = {
+        "election": election.name,
+        "threads": threads,
+        "implementations": {
+            "engine": {"runs_per_s": engine_rate, "runs_timed": runs,
+                                      "spread": [runs / max(engine_s), runs / min(engine_s)]},
+            "numpy": {
+                "runs_per_s": np_rate, "runs_timed": numpy_runs, "subsample": numpy_runs < runs},
+        },
+        "speedup_vs_numpy": engine_rate / np_rate,
+    }
+    if memory_runs:
+        before = _max_rss_mb()
+        t0 = time.perf_counter()
+        simulate(election, runs=memory_runs, seed=2, threads=threads)
+        out["memory"] = {"runs": memory_runs, "peak_rss_mb_before": before,
+                         "peak_rss_mb_after": _max_rss_mb(),
+                         "runs_per_s": memory_runs / (time.perf_counter() - t0)}
+    return out
+
+
+def bench_scaling(runs_grid=(10_000, 100_000, 1_000_000), lists_grid=(2, 5, 14, 50, 200),
+                  seats_grid=(10, 110, 250, 1000), thread_grid=None, runs: int = 200_000,
+                  method: str = "dhondt") -> dict:
+    """Kernel allocations/s as runs, lists, seats and threads vary (one at a time, Belgrade size
+    otherwise). The runs sweep times a fresh call including everything but compilation."""
+    cores = numba.config.NUMBA_NUM_THREADS
+    thread_grid = thread_grid or tuple(range(1, cores + 1))
+    numba.set_num_threads(cores)
+
+    def rate(lists, seats, n, repeats=3):
+        rules, parties = bench_rules(lists, seats, method)
+        kr = kernel_rules(rules, parties)
+        shares = synthetic_shares(lists, n, seed=3)
+        bases = shares.sum(axis=1) / (1.0 - INVALID_SHARE)
+        out = np.ones(shares.shape, np.int32)
+        allocate_batch_kernel(shares[:8], bases[:8], *kr.args(), out[:8])
+        return statistics.median(n / t for t in _time(
+            lambda: allocate_batch_kernel(shares, bases, *kr.args(), out), repeats))
+
+    table = {
+        "runs": [{"runs": n, "allocations_per_s": rate(14, 110, n)} for n in runs_grid],
+        "lists": [{"lists": p, "allocations_per_s": rate(p, 110, runs)} for p in lists_grid],
+        "seats": [{"seats": s, "allocations_per_s": rate(14, s, runs)} for s in seats_grid],
+        "threads": [],
+    }
+    for k in thread_grid:
+        numba.set_num_threads(k)
+        table["threads"].append({"threads": k, "allocations_per_s": rate(14, 110, runs)})
+    numba.set_num_threads(cores)
+    return table
+
+
+def plot_scaling(scaling: dict, path) -> None:
+    """Four panels (runs, lists, seats, threads) of allocations/s, log scales where they span decades."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 4, figsize=(14, 3.4), constrained_layout=True)
+    for ax, key, label, logx in zip(axes, ("runs", "lists", "seats", "threads"),
+                                    ("runs per call", "lists", "seats", "threads"),
+                                    (True, True, True, False)):
+        xs = [row[key] for row in scaling[key]]
+        ys = [row["allocations_per_s"] / 1e6 for row in scaling[key]]
+        ax.plot(xs, ys, marker="o", color="#1f4e9c")
+        if logx:
+            ax.set_xscale("log")
+        ax.set_xlabel(label)
+        ax.set_ylim(bottom=0)
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("million allocations / s")
+    fig.suptitle("electsim allocation kernel scaling (D'Hondt; 14 lists / 110 seats unless varied)")
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
 def machine_info() -> dict:
     """CPU model, cores, and the versions that matter for the figures."""
     cpu = platform.processor() or platform.machine()
@@ -229,4 +362,4 @@ def machine_info() -> dict:
     }
 
 
-__all__ = ["PRESETS", "bench_kernel", "machine_info", "synthetic_shares"]
+__all__ = ["PRESETS", "bench_kernel", "bench_pipeline", "bench_scaling", "machine_info", "numpy_pipeline", "plot_scaling", "synthetic_shares"]

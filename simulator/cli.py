@@ -115,6 +115,76 @@ def simulate(
         err_console.print(f"wrote {path}", markup=False)
 
 
+@app.command()
+@_friendly
+def bench(
+    preset: Optional[str] = typer.Option(None, "--preset", help="Size named after a real election: belgrade (14 lists / 110 seats), national (20 / 250), assembly (50 / 750)."),
+    lists: Optional[int] = typer.Option(None, "--lists", help="Custom number of lists (with --seats)."),
+    seats: Optional[int] = typer.Option(None, "--seats", help="Custom number of seats (with --lists)."),
+    method: str = typer.Option("dhondt", "--method", help="dhondt, sainte-lague, modified-sainte-lague or hare-niemeyer."),
+    runs: int = typer.Option(2_000_000, "--runs", "-n", help="Allocations per timed batch."),
+    threads: Optional[int] = typer.Option(None, "--threads", help="Worker threads (default: all cores)."),
+    repeats: int = typer.Option(5, "--repeats", help="Timed repeats of the kernel; the median is reported."),
+    pipeline: Optional[Path] = typer.Option(None, "--pipeline", help="Also time the whole pipeline (draw + allocate + tally) on this config against a numpy pipeline."),
+    scaling: bool = typer.Option(False, "--scaling", help="Also sweep runs, lists, seats and threads."),
+    json_path: Optional[Path] = typer.Option(None, "--json", help="Write machine-readable results here."),
+    plot_path: Optional[Path] = typer.Option(None, "--plot", help="Write the scaling chart (PNG) here; implies --scaling."),
+) -> None:
+    """Benchmark the allocation kernel against baselines (and optionally the whole pipeline)."""
+    import numba
+
+    from .bench import PRESETS, bench_kernel, bench_pipeline, bench_scaling, machine_info, plot_scaling
+    from .config import METHODS, load_config
+    from .report import bench_table, check_writable, write_atomic
+
+    if preset is not None and (lists is not None or seats is not None):
+        raise InputError("give --preset or --lists/--seats, not both")
+    if preset is not None and preset not in PRESETS:
+        raise InputError(f"unknown preset {preset!r}; expected one of {', '.join(PRESETS)}")
+    if (lists is None) != (seats is None):
+        raise InputError("--lists and --seats go together")
+    if method not in METHODS:
+        raise InputError(f"unknown method {method!r}; expected one of {', '.join(METHODS)}")
+    if runs < 1 or repeats < 1:
+        raise InputError("--runs and --repeats must be at least 1")
+    if threads is not None and not 1 <= threads <= numba.config.NUMBA_NUM_THREADS:
+        raise InputError(f"--threads must be between 1 and {numba.config.NUMBA_NUM_THREADS} (got {threads})")
+    for path in (json_path, plot_path):
+        if path:
+            check_writable(path)
+    election = load_config(pipeline) if pipeline else None
+    if lists is None:
+        preset = preset or "belgrade"
+        lists, seats = PRESETS[preset]
+    kernel = bench_kernel(lists=lists, seats=seats, runs=runs, method=method, threads=threads,
+                          repeats=repeats)
+    doc = {"machine": machine_info(), "preset": preset, **kernel.to_dict()}
+    doc["implementations"] = {
+        t.name: {"allocations_per_s": t.allocations_per_s, "ns_per_allocation": t.ns_per_allocation,
+                 "speedup_vs_seat_by_seat": t.speedup_vs_seat_by_seat,
+                 "matched_reference": t.matched_reference, "runs_timed": t.runs_timed,
+                 "subsample": t.subsample, "spread": list(t.spread)}
+        for t in kernel.timings
+    }
+    console.print(bench_table(kernel, doc["machine"]))
+    if election is not None:
+        doc["pipeline"] = bench_pipeline(election, threads=threads)
+        for name, row in doc["pipeline"]["implementations"].items():
+            console.print(f"pipeline  {name}: {row['runs_per_s']:,.0f} simulated elections/s")
+        console.print(f"pipeline  speed-up over numpy: {doc['pipeline']['speedup_vs_numpy']:,.1f}x")
+    if scaling or plot_path:
+        doc["scaling"] = bench_scaling(method=method)
+        for key in ("runs", "lists", "seats", "threads"):
+            cells = ", ".join(f"{r[key]}: {r['allocations_per_s'] / 1e6:.2f}M/s" for r in doc["scaling"][key])
+            console.print(f"scaling by {key:7s} {cells}")
+        if plot_path:
+            plot_scaling(doc["scaling"], plot_path)
+            err_console.print(f"wrote {plot_path}", markup=False)
+    if json_path:
+        write_atomic(json_path, json.dumps(doc, indent=2) + "\n")
+        err_console.print(f"wrote {json_path}", markup=False)
+
+
 class _progress_bar:
     """A rich progress bar with runs/s, fed by the engine's progress callback."""
 

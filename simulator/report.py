@@ -207,3 +207,21 @@ def check_writable(path: str | Path) -> Path:
     if not os.access(parent, os.W_OK):
         raise InputError(f"{path}: directory {parent} is not writable")
     return path
+
+
+def bench_table(kernel, machine: dict) -> Table:
+    """The ``electsim bench`` table: implementation, allocations/s, ns each, speed-up, matched."""
+    table = Table(
+        title=(f"Allocation benchmark: {kernel.lists} lists, {kernel.seats} seats, {kernel.method}, "
+               f"{kernel.threads} threads"),
+        caption=f"{machine['cpu']}, {machine['cores']} cores; numba {machine['numba']}, numpy {machine['numpy']}",
+    )
+    for col in ("implementation", "allocations/s", "ns/allocation", "vs seat-by-seat", "matched", "timed on"):
+        table.add_column(col, justify="left" if col == "implementation" else "right")
+    for t in kernel.timings:
+        table.add_row(
+            t.name, f"{t.allocations_per_s:,.0f}", f"{t.ns_per_allocation:,.1f}",
+            f"{t.speedup_vs_seat_by_seat:,.3g}x", "yes" if t.matched_reference else "NO",
+            f"{t.runs_timed:,}" + (" (subsample)" if t.subsample else ""),
+        )
+    return table

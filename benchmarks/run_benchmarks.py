@@ -1,0 +1,48 @@
+"""Reproduce the figures in the README: kernel vs baselines, pipeline vs numpy, scaling, memory.
+
+    .venv/bin/python benchmarks/run_benchmarks.py [--runs 10000000] [--out benchmarks/results]
+
+Writes results.json and scaling.png into --out and prints the tables. Everything here calls the
+library functions behind `electsim bench` (simulator/bench.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from simulator.bench import bench_kernel, bench_pipeline, bench_scaling, machine_info, plot_scaling
+from simulator.config import load_config
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runs", type=int, default=10_000_000, help="Belgrade-sized allocations timed")
+    ap.add_argument("--pipeline-runs", type=int, default=10_000_000)
+    ap.add_argument("--memory-runs", type=int, default=100_000_000,
+                    help="runs of the memory check (0 to skip)")
+    ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
+    args = ap.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+
+    doc = {"machine": machine_info()}
+    kernel = bench_kernel(lists=14, seats=110, runs=args.runs, seat_loop_runs=min(args.runs, 2_000_000))
+    doc["kernel"] = kernel.to_dict()
+    print(f"Belgrade size (14 lists, 110 seats, D'Hondt), {kernel.threads} threads, {args.runs:,} allocations")
+    for t in kernel.timings:
+        print(f"  {t.name:24s} {t.allocations_per_s:>16,.0f}/s {t.speedup_vs_seat_by_seat:>10.3g}x"
+              f"  matched={t.matched_reference}  timed on {t.runs_timed:,}")
+    belgrade = load_config(ROOT / "configs" / "belgrade-2024.toml")
+    doc["pipeline"] = bench_pipeline(belgrade, runs=args.pipeline_runs, memory_runs=args.memory_runs or None)
+    print(json.dumps(doc["pipeline"], indent=2))
+    doc["scaling"] = bench_scaling()
+    plot_scaling(doc["scaling"], args.out / "scaling.png")
+    (args.out / "results.json").write_text(json.dumps(doc, indent=2) + "\n")
+    print(f"wrote {args.out / 'results.json'} and {args.out / 'scaling.png'}")
+
+
+if __name__ == "__main__":
+    main()
