@@ -185,6 +185,39 @@ def bench(
         err_console.print(f"wrote {json_path}", markup=False)
 
 
+@app.command()
+@_friendly
+def report(
+    config: Path = typer.Argument(..., help="Election config (TOML) with [[poll]] tables."),
+    runs: Optional[int] = typer.Option(None, "--runs", "-n", help="Simulated elections (default: [simulation] runs)."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Random seed (default: [simulation] seed, else fresh)."),
+    threads: Optional[int] = typer.Option(None, "--threads", help="Worker threads (default: all cores)."),
+    out: Path = typer.Option(Path("report"), "--out", "-o", help="Directory to write the report into."),
+    formats: str = typer.Option(",".join(("md", "csv", "json", "html", "png", "svg")), "--format", "-f",
+                                help="Comma-separated: md, csv, json, html, png, svg."),
+    cutoff: float = typer.Option(0.05, "--cutoff", help="Show discovered minimal winning coalitions with P(majority) at least this."),
+) -> None:
+    """Write tables (Markdown, CSV, JSON), charts (PNG, SVG) and an HTML page for a forecast,
+    scored against the actual result when the config has one."""
+    from .config import load_config
+    from .report import REPORT_FORMATS, make_report, render_report, summary_line, write_report
+
+    fmts = tuple(f.strip().lower() for f in formats.split(",") if f.strip())
+    bad = [f for f in fmts if f not in REPORT_FORMATS]
+    if bad or not fmts:
+        raise InputError(f"unknown report format {(bad or [formats])[0]!r}; expected some of {', '.join(REPORT_FORMATS)}")
+    if out.exists() and not out.is_dir():
+        raise InputError(f"{out}: exists and is not a directory")
+    election = load_config(config)
+    total = runs if runs is not None else election.simulation.runs
+    with _progress_bar(total) as update:
+        rep = make_report(election, runs=runs, seed=seed, threads=threads, cutoff=cutoff, progress=update)
+    paths = write_report(out, render_report(rep, fmts))
+    console.print(summary_line(rep.result))
+    for p in paths:
+        console.print(f"wrote {p}")
+
+
 class _progress_bar:
     """A rich progress bar with runs/s, fed by the engine's progress callback."""
 

@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import dataclasses
 import io
+import json
 import os
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 from rich.table import Table
@@ -17,7 +20,7 @@ from rich.table import Table
 from .allocation import AllocationRow
 from .config import Election
 from .errors import InputError
-from .results import Result
+from .results import Result, standard_error
 
 
 def allocation_json(election: Election, rows: list[AllocationRow]) -> dict:
@@ -225,3 +228,208 @@ def bench_table(kernel, machine: dict) -> Table:
             f"{t.runs_timed:,}" + (" (subsample)" if t.subsample else ""),
         )
     return table
+
+
+# --- reports (electsim report) --------------------------------------------------------------------
+
+REPORT_FORMATS = ("md", "csv", "json", "html", "png", "svg")
+
+
+@dataclass
+class Report:
+    """Everything a report shows: the result, the coalitions worth showing, and the backtest."""
+
+    election: Election
+    result: Result
+    coalitions: list[str]  # configured coalitions, then discovered minimal winning ones
+    discovered: list[str]
+    cutoff: float
+    backtest: object | None = None
+
+
+def make_report(election: Election, runs: int | None = None, seed: int | None = None,
+                threads: int | None = None, cutoff: float = 0.05, progress=None) -> Report:
+    """Simulate with the configured coalitions plus candidate ones, find the minimal winning
+    coalitions, and score the forecast against ``[result]`` when there is one."""
+    from .backtest import backtest
+    from .coalitions import candidate_coalitions, minimal_winning, with_candidates
+    from .engine import simulate
+
+    if not 0.0 < cutoff < 1.0:
+        raise InputError(f"coalition cutoff must be between 0 and 1 (got {cutoff})")
+    extended = with_candidates(election, candidate_coalitions(election))
+    result = simulate(extended, runs=runs, seed=seed, threads=threads, progress=progress)
+    configured = [c.name for c in election.coalitions]
+    discovered = minimal_winning(result, cutoff, set(configured))
+    return Report(election=election, result=result, coalitions=configured + discovered,
+                  discovered=discovered, cutoff=cutoff, backtest=backtest(election, result))
+
+
+def _shown(report: Report) -> Result:
+    """The result restricted to the coalitions the report shows."""
+    r = report.result
+    return dataclasses.replace(r, coalitions={n: r.coalitions[n] for n in report.coalitions})
+
+
+def report_json(report: Report) -> dict:
+    doc = _shown(report).to_json()
+    doc["minimal_winning_coalitions"] = report.discovered
+    doc["coalition_cutoff"] = report.cutoff
+    doc["summary"] = summary_line(report.result)
+    if report.backtest is not None:
+        doc["backtest"] = report.backtest.to_json()
+    return doc
+
+
+def report_markdown(report: Report) -> str:
+    result = _shown(report)
+    rules = report.election.rules
+    lines = [f"# {result.election}", "", f"**{summary_line(result)}**", ""]
+    ks = [("majority", rules.majority)]
+    if rules.blocking_minority:
+        ks.append(("blocking minority", rules.blocking_minority))
+    head = "| Party | Mean seats | Median | 90 % interval | " + " | ".join(
+        f"P(≥ {k} seats, {label})" for label, k in ks) + " | P(threshold) |"
+    lines += [head, "|---|---:|---:|---:|" + "---:|" * len(ks) + "---:|"]
+    for p in result.parties.values():
+        cells = " | ".join(f"{format_probability(p.p_at_least(k))} ± {100 * standard_error(p.p_at_least(k), result.runs):.2f}"
+                           for _, k in ks)
+        lines.append(f"| {p.name} | {p.mean_seats:.1f} | {p.seats_p50} | {p.seats_p05}–{p.seats_p95} | {cells} "
+                     f"| {format_probability(p.p_threshold)} |")
+    lines += ["", "## Coalitions", ""]
+    if result.coalitions:
+        lines += ["| Coalition | Members | Mean seats | 90 % interval | P(majority) | |", "|---|---|---:|---:|---:|---|"]
+        for c in result.coalitions.values():
+            tag = "minimal winning" if c.name in report.discovered else "from the config"
+            lines.append(f"| {c.name} | {', '.join(c.members)} | {c.mean_seats:.1f} | {c.seats_p05}–{c.seats_p95} "
+                         f"| {format_probability(c.p_majority)} ± {100 * c.p_majority_se:.2f} | {tag} |")
+    else:
+        lines.append("No coalition in the config, and none of two or more lists is minimal winning "
+                     f"with a probability of at least {100 * report.cutoff:g} %.")
+    if report.backtest is not None:
+        bt = report.backtest
+        lines += ["", "## Backtest against the actual result", "",
+                  f"Brier score of the majority calls: {bt.brier:.4f} (mean over lists); log score: "
+                  f"{bt.log_score:.3f}; actual seats inside the 90 % interval for "
+                  f"{100 * bt.coverage_90:.0f} % of lists.", "",
+                  "| Party | Actual seats | Forecast mean | 90 % interval | Percentile | In interval |",
+                  "|---|---:|---:|---:|---:|---|"]
+        for s in bt.parties:
+            lines.append(f"| {s.name} | {s.actual_seats} | {s.forecast_mean:.1f} | {s.seats_p05}–{s.seats_p95} "
+                         f"| {s.percentile:.1f} | {'yes' if s.in_90_interval else 'no'} |")
+    lines += ["", f"_{result.runs:,} simulated elections, seed {result.seed}; ± is the Monte Carlo "
+                  "standard error in percentage points._", ""]
+    return "\n".join(lines)
+
+
+def backtest_csv(report: Report) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    cols = ("id", "name", "actual_seats", "forecast_mean", "seats_p05", "seats_p95", "percentile",
+            "in_90_interval", "p_majority", "won_majority", "brier", "log_score")
+    w.writerow(cols)
+    for s in report.backtest.parties:
+        w.writerow([getattr(s, c) for c in cols])
+    return buf.getvalue()
+
+
+def report_html(report: Report, images: dict[str, bytes]) -> str:
+    """A self-contained page: the Markdown tables as HTML and the PNG charts inline (data URIs)."""
+    import base64
+    import html
+
+    md = report_markdown(report).splitlines()
+    body = []
+    i = 0
+    while i < len(md):
+        line = md[i]
+        if line.startswith("|"):
+            rows = []
+            while i < len(md) and md[i].startswith("|"):
+                rows.append([c.strip() for c in md[i].strip("|").split("|")])
+                i += 1
+            body.append("<table>")
+            body.append("<tr>" + "".join(f"<th>{html.escape(c)}</th>" for c in rows[0]) + "</tr>")
+            for r in rows[2:]:
+                body.append("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>")
+            body.append("</table>")
+            continue
+        if line.startswith("# "):
+            body.append(f"<h1>{html.escape(line[2:])}</h1>")
+        elif line.startswith("## "):
+            body.append(f"<h2>{html.escape(line[3:])}</h2>")
+        elif line.strip():
+            body.append(f"<p>{html.escape(line.strip('*_'))}</p>")
+        i += 1
+    for name, png in images.items():
+        data = base64.b64encode(png).decode("ascii")
+        body.append(f'<figure><img alt="{html.escape(name)}" src="data:image/png;base64,{data}">'
+                    f"<figcaption>{html.escape(name.replace('_', ' '))}</figcaption></figure>")
+    style = ("body{font-family:sans-serif;max-width:60em;margin:2em auto;color:#222}"
+             "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:.25em .6em}"
+             "td{text-align:right}td:first-child{text-align:left}img{max-width:100%}")
+    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            f"<title>{html.escape(report.result.election)}</title><style>{style}</style></head><body>\n"
+            + "\n".join(body) + "\n</body></html>\n")
+
+
+def render_report(report: Report, formats: tuple[str, ...] = REPORT_FORMATS) -> dict[str, str | bytes]:
+    """Every file of the report, by file name, rendered in memory (nothing written yet)."""
+    from . import charts
+
+    unknown = [f for f in formats if f not in REPORT_FORMATS]
+    if unknown:
+        raise InputError(f"unknown report format {unknown[0]!r}; expected some of {', '.join(REPORT_FORMATS)}")
+    shown = _shown(report)
+    files: dict[str, str | bytes] = {}
+    if "md" in formats:
+        files["report.md"] = report_markdown(report)
+    if "json" in formats:
+        files["report.json"] = json.dumps(report_json(report), indent=2) + "\n"
+    if "csv" in formats:
+        files["parties.csv"] = parties_csv(shown)
+        files["coalitions.csv"] = coalitions_csv(shown)
+        files["seat_distribution.csv"] = seat_distribution_csv(shown)
+        if report.backtest is not None:
+            files["backtest.csv"] = backtest_csv(report)
+    pngs = {}
+    if "png" in formats or "html" in formats:
+        pngs = {name: fn(report.election, shown, "png") for name, fn in charts.CHARTS.items()}
+    if "png" in formats:
+        files.update({f"{name}.png": data for name, data in pngs.items()})
+    if "svg" in formats:
+        files.update({f"{name}.svg": fn(report.election, shown, "svg") for name, fn in charts.CHARTS.items()})
+    if "html" in formats:
+        files["report.html"] = report_html(report, pngs)
+    return files
+
+
+def write_report(out_dir: str | Path, files: dict[str, str | bytes]) -> list[Path]:
+    """Write every file atomically into ``out_dir`` (created if missing); on any failure remove
+    what this call wrote, so no partial report is left behind."""
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"{out}: exists and is not a directory")
+    created_dir = not out.exists()
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"{out}: cannot create output directory ({exc.strerror})") from None
+    if not os.access(out, os.W_OK):
+        raise InputError(f"{out}: output directory is not writable")
+    written: list[Path] = []
+    try:
+        for name, data in files.items():
+            write_atomic(out / name, data)
+            written.append(out / name)
+    except BaseException as exc:
+        for path in written:
+            with contextlib.suppress(OSError):
+                path.unlink()
+        if created_dir:
+            with contextlib.suppress(OSError):
+                out.rmdir()
+        if isinstance(exc, OSError):
+            raise InputError(f"{out}: cannot write report ({exc.strerror})") from None
+        raise
+    return written

@@ -1,0 +1,109 @@
+"""Charts for reports (matplotlib, no display needed): seat distributions, projection, coalitions.
+
+Each function returns the figure rendered as bytes in the requested format ("png" or "svg").
+"""
+
+from __future__ import annotations
+
+import io
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from .config import Election  # noqa: E402
+from .results import Result  # noqa: E402
+
+DEFAULT_COLORS = ("#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1",
+                  "#ff9da7", "#9c755f", "#bab0ac")
+
+
+def party_colors(election: Election) -> dict[str, str]:
+    """The config's ``color`` per party, else a colour-blind-friendly default palette in order."""
+    return {p.id: p.color or DEFAULT_COLORS[i % len(DEFAULT_COLORS)] for i, p in enumerate(election.parties)}
+
+
+def _render(fig, fmt: str) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format=fmt, dpi=110, metadata={"Date": None} if fmt == "svg" else None)
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def relevant_parties(result: Result, min_mean: float = 0.5) -> list[str]:
+    """Parties worth a chart: mean seats of at least ``min_mean`` (all if none)."""
+    ids = [pid for pid, p in result.parties.items() if p.mean_seats >= min_mean]
+    return ids or list(result.parties)
+
+
+def seat_distributions(election: Election, result: Result, fmt: str = "png") -> bytes:
+    """One bar chart per party of P(exactly k seats), with the majority line."""
+    ids = relevant_parties(result)
+    colors = party_colors(election)
+    cols = min(3, len(ids))
+    rows = -(-len(ids) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 2.6 * rows), squeeze=False,
+                             constrained_layout=True)
+    for ax in axes.flat[len(ids):]:
+        ax.set_visible(False)
+    for ax, pid in zip(axes.flat, ids):
+        p = result.parties[pid]
+        probs = p.seat_probabilities
+        nz = [k for k, x in enumerate(probs) if x > 0]
+        lo, hi = min(nz), max(nz)
+        if hi >= result.majority - 3:  # within reach of a majority: show the line
+            hi = max(hi, result.majority)
+        ks = range(max(0, lo - 1), hi + 2)
+        ax.bar(list(ks), [probs[k] if k < len(probs) else 0 for k in ks], color=colors[pid], width=0.85)
+        if ks.start <= result.majority <= ks.stop:
+            ax.axvline(result.majority - 0.5, color="black", lw=1, ls="--")
+            ax.text(result.majority - 0.4, ax.get_ylim()[1] * 0.92, "majority", fontsize=8)
+        ax.set_title(f"{p.name}: mean {p.mean_seats:.1f}", fontsize=10)
+        ax.set_xlabel("seats")
+        ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0, decimals=0))
+    fig.suptitle(f"{result.election}: seat distributions ({result.runs:,} simulations)")
+    return _render(fig, fmt)
+
+
+def seat_projection(election: Election, result: Result, fmt: str = "png") -> bytes:
+    """Mean seats per party with 90 % intervals, against the majority line."""
+    ids = relevant_parties(result)
+    colors = party_colors(election)
+    parties = [result.parties[i] for i in ids][::-1]
+    fig, ax = plt.subplots(figsize=(8, 0.5 * len(parties) + 1.4), constrained_layout=True)
+    y = range(len(parties))
+    ax.barh(list(y), [p.mean_seats for p in parties], color=[colors[p.id] for p in parties])
+    ax.errorbar([p.mean_seats for p in parties], list(y),
+                xerr=[[p.mean_seats - p.seats_p05 for p in parties], [p.seats_p95 - p.mean_seats for p in parties]],
+                fmt="none", ecolor="black", capsize=3, lw=1)
+    ax.axvline(result.majority, color="black", ls="--", lw=1)
+    ax.text(result.majority + 0.5, len(parties) - 0.6, f"majority ({result.majority})", fontsize=8)
+    ax.set_yticks(list(y), [p.name for p in parties])
+    ax.set_xlabel("seats (bar: mean; whiskers: 90 % interval)")
+    ax.set_xlim(0, max(result.seats * 0.6, max(p.seats_p95 for p in parties) + 5))
+    ax.set_title(f"{result.election}: seat projection")
+    return _render(fig, fmt)
+
+
+def coalition_probabilities(election: Election, result: Result, fmt: str = "png") -> bytes:
+    """P(majority) of each coalition (and single parties with any chance), as horizontal bars."""
+    rows = [(p.name, p.p_majority) for p in result.parties.values() if p.p_majority > 0]
+    rows += [(f"{c.name} ({' + '.join(c.members)})", c.p_majority) for c in result.coalitions.values()]
+    rows = rows or [("(none)", 0.0)]
+    fig, ax = plt.subplots(figsize=(8, 0.45 * len(rows) + 1.4), constrained_layout=True)
+    y = range(len(rows))
+    ax.barh(list(y), [r[1] for r in rows][::-1], color="#1f4e9c")
+    ax.set_yticks(list(y), [r[0] for r in rows][::-1])
+    ax.set_xlim(0, 1)
+    ax.xaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0, decimals=0))
+    ax.set_xlabel("probability of a majority")
+    ax.set_title(f"{result.election}: who can hold a majority")
+    return _render(fig, fmt)
+
+
+CHARTS = {
+    "seat_distributions": seat_distributions,
+    "seat_projection": seat_projection,
+    "coalitions": coalition_probabilities,
+}

@@ -1,0 +1,188 @@
+"""`electsim report`: every format parses back to the numbers of the Result it came from."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+import subprocess
+from html.parser import HTMLParser
+
+import pytest
+from typer.testing import CliRunner
+
+from simulator.cli import app
+from simulator.config import load_config
+from simulator.report import format_probability, make_report, render_report, write_report
+
+from .conftest import BELGRADE
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def belgrade_report():
+    return make_report(load_config(BELGRADE), runs=40_000, seed=5)
+
+
+@pytest.fixture(scope="module")
+def files(belgrade_report):
+    return render_report(belgrade_report)
+
+
+def test_format_probability_never_claims_certainty():
+    assert format_probability(0.99996) == "> 99.9 %"
+    assert format_probability(1.0) == "> 99.9 %"
+    assert format_probability(0.0) == "< 0.1 %"
+    assert format_probability(0.5) == "50.0 %"
+
+
+def test_json_equals_result(belgrade_report, files):
+    doc = json.loads(files["report.json"])
+    r = belgrade_report.result
+    assert doc["runs"] == r.runs == 40_000 and doc["seed"] == 5
+    for pid, p in r.parties.items():
+        assert doc["parties"][pid]["p_majority"] == p.p_majority
+        assert doc["parties"][pid]["seat_probabilities"] == list(p.seat_probabilities)
+    assert set(doc["coalitions"]) == set(belgrade_report.coalitions)
+    assert "Opposition" in doc["coalitions"]
+    assert doc["summary"].startswith("Belgrade Tomorrow wins a majority in")
+
+
+def test_csv_tables_equal_result(belgrade_report, files):
+    r = belgrade_report.result
+    rows = list(csv.DictReader(files["parties.csv"].splitlines()))
+    assert [row["id"] for row in rows] == list(r.parties)
+    for row in rows:
+        p = r.parties[row["id"]]
+        assert float(row["p_majority"]) == p.p_majority
+        assert float(row["mean_seats"]) == p.mean_seats
+        assert int(row["seats_p95"]) == p.seats_p95
+    dist = list(csv.DictReader(files["seat_distribution.csv"].splitlines()))
+    bt = [d for d in dist if d["id"] == "bt"]
+    assert len(bt) == 111
+    assert float(bt[56]["p_at_least"]) == pytest.approx(r.parties["bt"].p_majority)
+    coal = list(csv.DictReader(files["coalitions.csv"].splitlines()))
+    assert {c["name"] for c in coal} == set(belgrade_report.coalitions)
+
+
+def test_backtest_against_official_result(belgrade_report, files):
+    bt = belgrade_report.backtest
+    assert bt is not None
+    actual = {s.id: s.actual_seats for s in bt.parties}
+    assert actual["bt"] == 64 and actual["ru"] == 1 and sum(actual.values()) == 110
+    rows = list(csv.DictReader(files["backtest.csv"].splitlines()))
+    assert {r["id"]: int(r["actual_seats"]) for r in rows} == actual
+    s = next(s for s in bt.parties if s.id == "bt")
+    p = belgrade_report.result.parties["bt"]
+    assert s.brier == pytest.approx((p.p_majority - 1.0) ** 2)
+    assert 0.0 <= s.percentile <= 100.0
+    assert "Backtest" in files["report.md"]
+
+
+class _Collect(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.tables = 0
+        self.images = []
+        self.cells = []
+        self._in_cell = False
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "table":
+            self.tables += 1
+        if tag == "img":
+            self.images.append(dict(attrs)["src"])
+        self._in_cell = tag in ("td", "th")
+
+    def handle_data(self, data):
+        if self._in_cell:
+            self.cells.append(data)
+
+
+def test_html_is_self_contained_with_tables_and_images(files):
+    parser = _Collect()
+    parser.feed(files["report.html"])
+    assert parser.tables >= 3  # parties, coalitions, backtest
+    assert len(parser.images) == 3 and all(src.startswith("data:image/png;base64,") for src in parser.images)
+    assert "Belgrade Tomorrow" in parser.cells
+    assert "http://" not in files["report.html"] and "https://" not in files["report.html"]
+
+
+def test_charts_are_real_png_and_svg(files):
+    import struct
+
+    for name in ("seat_distributions", "seat_projection", "coalitions"):
+        png = files[f"{name}.png"]
+        assert png[:8] == b"\x89PNG\r\n\x1a\n"
+        width, height = struct.unpack(">II", png[16:24])
+        assert width > 300 and height > 150
+        svg = files[f"{name}.svg"]
+        assert b"<svg" in svg[:1000] and svg.rstrip().endswith(b"</svg>")
+
+
+def test_report_command_writes_every_file(tmp_path):
+    out = tmp_path / "rep"
+    result = runner.invoke(app, ["report", str(BELGRADE), "--runs", "20000", "--seed", "1", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    names = {p.name for p in out.iterdir()}
+    assert {"report.md", "report.json", "report.html", "parties.csv", "coalitions.csv",
+            "seat_distribution.csv", "backtest.csv", "seat_projection.png", "seat_projection.svg"} <= names
+    assert not [n for n in names if n.startswith(".")]  # no temp files left
+
+
+def test_unknown_format_is_exit_2_and_writes_nothing(tmp_path):
+    out = tmp_path / "rep"
+    result = runner.invoke(app, ["report", str(BELGRADE), "--runs", "1000", "--format", "md,pdf", "--out", str(out)])
+    assert result.exit_code == 2 and "pdf" in result.stderr
+    assert not out.exists()
+
+
+def test_unwritable_out_dir_is_exit_2_and_leaves_nothing(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    result = runner.invoke(app, ["report", str(BELGRADE), "--runs", "1000", "--out", str(blocker)])
+    assert result.exit_code == 2 and "not a directory" in result.stderr
+
+
+def test_failed_write_removes_partial_files(tmp_path, belgrade_report):
+    out = tmp_path / "rep"
+
+    class Boom(dict):
+        def items(self):
+            yield "a.md", "ok"
+            raise OSError(28, "No space left on device")
+
+    with pytest.raises(Exception):
+        write_report(out, Boom())
+    assert not out.exists()
+
+
+def test_coalition_with_unknown_party_is_exit_2(tmp_path):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(BELGRADE.read_text().replace('members = ["kp", "wcb"]', 'members = ["kp", "zz"]'))
+    result = runner.invoke(app, ["report", str(cfg), "--runs", "1000", "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2 and "zz" in result.stderr and not (tmp_path / "o").exists()
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="Chromium is not installed")
+def test_html_renders_in_headless_chromium(tmp_path, files):
+    page = tmp_path / "report.html"
+    page.write_text(files["report.html"], encoding="utf-8")
+    shot = tmp_path / "shot.png"
+    dom = subprocess.run(
+        ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--no-first-run",
+         f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom", page.as_uri()],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    assert dom.stdout.count("<table") >= 3 and dom.stdout.count("<img") == 3
+    subprocess.run(
+        ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--no-first-run",
+         f"--user-data-dir={tmp_path / 'profile2'}", f"--screenshot={shot}", "--window-size=1200,2400",
+         page.as_uri()],
+        capture_output=True, timeout=120,
+    )
+    assert shot.exists() and shot.stat().st_size > 20_000
