@@ -309,7 +309,7 @@ def report_markdown(report: Report) -> str:
     if report.backtest is not None:
         bt = report.backtest
         lines += ["", "## Backtest against the actual result", "",
-                  f"Brier score of the majority calls: {bt.brier:.4f} (mean over lists); log score: "
+                  f"Brier score of the majority calls: {bt.brier:.3g} (mean over lists); log score: "
                   f"{bt.log_score:.3f}; actual seats inside the 90 % interval for "
                   f"{100 * bt.coverage_90:.0f} % of lists.", "",
                   "| Party | Actual seats | Forecast mean | 90 % interval | Percentile | In interval |",
