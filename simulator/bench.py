@@ -22,6 +22,7 @@ from .allocation.baselines import numpy_batch, seat_by_seat_batch
 from .allocation.kernels import HARE_NIEMEYER, allocate_batch_kernel
 from .allocation.reference import allocate_reference
 from .config import Party, Rules
+from .engine import simulate, threshold_base, use_threads
 from .errors import InputError
 
 # name: (lists, seats); Belgrade's rules (3 % of ballots cast, exempt minority lists x 1.35) for all.
@@ -109,8 +110,7 @@ def bench_kernel(
     seed: int = 1,
 ) -> KernelBench:
     """Time the kernel and its baselines on the same synthetic shares; check results first."""
-    threads = threads or numba.config.NUMBA_NUM_THREADS
-    numba.set_num_threads(threads)
+    threads = use_threads(threads)
     rules, parties = bench_rules(lists, seats, method)
     kr = kernel_rules(rules, parties)
     shares = synthetic_shares(lists, runs, seed)
@@ -120,7 +120,7 @@ def bench_kernel(
 
     allocate_batch_kernel(shares[:64], bases[:64], *kr.args(), out[:64])  # compile / load cache
     ref_n = min(reference_runs, runs)
-    matched = _matches_reference(shares[:ref_n], bases[:ref_n], rules, parties, out, kr)
+    matched = _matches_reference(shares[:ref_n], bases[:ref_n], rules, parties, kr)
     kernel_s = _time(lambda: allocate_batch_kernel(shares, bases, *kr.args(), out), repeats)
     kernel_seats = out.copy()
     result.timings.append(_timing("kernel", kernel_s, runs, matched, False))
@@ -165,7 +165,7 @@ def _reference_batch(shares, bases, rules: Rules, parties) -> np.ndarray:
     ])
 
 
-def _matches_reference(shares, bases, rules, parties, out, kr: KernelRules) -> bool:
+def _matches_reference(shares, bases, rules, parties, kr: KernelRules) -> bool:
     fast = np.empty((shares.shape[0], shares.shape[1]), np.int32)
     allocate_batch_kernel(shares, bases, *kr.args(), fast)
     return bool((fast == _reference_batch(shares, bases, rules, parties)).all())
@@ -220,7 +220,7 @@ def numpy_pipeline(election, runs: int, seed: int = 0, batch: int = 100_000) -> 
     kr = kernel_rules(election.rules, election.parties)
     rng = np.random.default_rng(seed)
     n = len(election.parties)
-    invalid = election.model.invalid_share / 100.0 if election.rules.threshold_base == "cast" else 0.0
+    base = threshold_base(election)
     counts = np.zeros((n, election.rules.seats + 1), np.int64)
     split_idx = np.flatnonzero(pm.split_alpha > 0)
     done = 0
@@ -233,7 +233,7 @@ def numpy_pipeline(election, runs: int, seed: int = 0, batch: int = 100_000) -> 
         if split_idx.size and pm.others_bucket >= 0:
             parts = rng.dirichlet(pm.split_alpha[split_idx], size=m)
             votes[:, split_idx] = draws[:, [pm.others_bucket]] * parts
-        bases = np.full(m, 1.0 / (1.0 - invalid))
+        bases = np.full(m, base)
         seats = numpy_batch(votes, bases, *kr.args())
         for i in range(n):
             counts[i] += np.bincount(seats[:, i], minlength=election.rules.seats + 1)
@@ -254,9 +254,7 @@ def bench_pipeline(election, runs: int = 2_000_000, numpy_runs: int = 100_000, r
     With ``memory_runs``, also simulates that many runs and reports peak memory before and after,
     to show that memory does not grow with runs.
     """
-    from .engine import simulate
-
-    threads = threads or numba.config.NUMBA_NUM_THREADS
+    threads = use_threads(threads)
     simulate(election, runs=10_000, seed=0, threads=threads)  # compile / load cache
     engine_s = _time(lambda: simulate(election, runs=runs, seed=1, threads=threads), repeats)
     numpy_pipeline(election, 1_000, 0)

@@ -131,10 +131,9 @@ def bench(
     plot_path: Optional[Path] = typer.Option(None, "--plot", help="Write the scaling chart (PNG) here; implies --scaling."),
 ) -> None:
     """Benchmark the allocation kernel against baselines (and optionally the whole pipeline)."""
-    import numba
-
     from .bench import PRESETS, bench_kernel, bench_pipeline, bench_scaling, machine_info, plot_scaling
     from .config import METHODS, load_config
+    from .engine import use_threads
     from .report import bench_table, check_writable, write_atomic
 
     if preset is not None and (lists is not None or seats is not None):
@@ -147,8 +146,8 @@ def bench(
         raise InputError(f"unknown method {method!r}; expected one of {', '.join(METHODS)}")
     if runs < 1 or repeats < 1:
         raise InputError("--runs and --repeats must be at least 1")
-    if threads is not None and not 1 <= threads <= numba.config.NUMBA_NUM_THREADS:
-        raise InputError(f"--threads must be between 1 and {numba.config.NUMBA_NUM_THREADS} (got {threads})")
+    if threads is not None:
+        use_threads(threads)
     for path in (json_path, plot_path):
         if path:
             check_writable(path)

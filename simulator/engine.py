@@ -101,6 +101,24 @@ def _simulate_wave(states, chunk_runs, alpha, cum_probs, bucket_of, others_bucke
                     coal_maj[c, k] += 1
 
 
+def use_threads(threads: int | None) -> int:
+    """Set numba's worker threads (None = all cores) after checking the number; return it."""
+    cores = nb.config.NUMBA_NUM_THREADS
+    if threads is None:
+        threads = cores
+    if not 1 <= threads <= cores:
+        raise InputError(f"threads must be between 1 and {cores} (got {threads})")
+    nb.set_num_threads(threads)
+    return threads
+
+
+def threshold_base(election: Election) -> float:
+    """The threshold base of a simulated election whose list shares of valid votes sum to 1:
+    1 for a threshold on valid votes, 1 / (1 - invalid share) for one on ballots cast."""
+    invalid = election.model.invalid_share / 100.0 if election.rules.threshold_base == "cast" else 0.0
+    return 1.0 / (1.0 - invalid)
+
+
 class Engine:
     """A compiled simulation set up for one election; call :meth:`run_chunks` repeatedly."""
 
@@ -114,9 +132,7 @@ class Engine:
         for k, coalition in enumerate(election.coalitions):
             for m in coalition.members:
                 self.coalition_members[k, ids.index(m)] = True
-        # Shares are of valid votes; a threshold on ballots cast counts the invalid ones too.
-        invalid = election.model.invalid_share / 100.0 if election.rules.threshold_base == "cast" else 0.0
-        self.base = 1.0 / (1.0 - invalid)
+        self.base = threshold_base(election)
 
     def empty_tally(self) -> Tally:
         return Tally.empty(len(self.election.parties), self.election.rules.seats,
@@ -184,9 +200,7 @@ def simulate(
     if target_se is not None and not (0.0 < target_se < 0.5):
         raise InputError(f"target standard error must be between 0 and 0.5 (got {target_se})")
     if threads is not None:
-        if not 1 <= threads <= nb.config.NUMBA_NUM_THREADS:
-            raise InputError(f"threads must be between 1 and {nb.config.NUMBA_NUM_THREADS} (got {threads})")
-        nb.set_num_threads(threads)
+        use_threads(threads)
     seed = election.simulation.seed if seed is None else seed
     if seed is None:
         seed = fresh_seed()
