@@ -58,7 +58,17 @@ class KernelBench:
     timings: list[Timing] = field(default_factory=list)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """The ``electsim bench --json`` document: the settings, every timing, and per
+        implementation (by name) its ``allocations_per_s`` and the rest of its figures."""
+        doc = asdict(self)
+        doc["implementations"] = {
+            t.name: {"allocations_per_s": t.allocations_per_s, "ns_per_allocation": t.ns_per_allocation,
+                     "speedup_vs_seat_by_seat": t.speedup_vs_seat_by_seat,
+                     "matched_reference": t.matched_reference, "runs_timed": t.runs_timed,
+                     "subsample": t.subsample, "spread": list(t.spread)}
+            for t in self.timings
+        }
+        return doc
 
 
 def bench_rules(lists: int, seats: int, method: str = "dhondt") -> tuple[Rules, list[Party]]:

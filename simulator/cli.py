@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import json
 import sys
+import time
 from pathlib import Path
 from typing import Optional
 
@@ -158,13 +159,6 @@ def bench(
     kernel = bench_kernel(lists=lists, seats=seats, runs=runs, method=method, threads=threads,
                           repeats=repeats)
     doc = {"machine": machine_info(), "preset": preset, **kernel.to_dict()}
-    doc["implementations"] = {
-        t.name: {"allocations_per_s": t.allocations_per_s, "ns_per_allocation": t.ns_per_allocation,
-                 "speedup_vs_seat_by_seat": t.speedup_vs_seat_by_seat,
-                 "matched_reference": t.matched_reference, "runs_timed": t.runs_timed,
-                 "subsample": t.subsample, "spread": list(t.spread)}
-        for t in kernel.timings
-    }
     console.print(bench_table(kernel, doc["machine"]))
     if election is not None:
         doc["pipeline"] = bench_pipeline(election, threads=threads)
@@ -192,21 +186,17 @@ def report(
     seed: Optional[int] = typer.Option(None, "--seed", help="Random seed (default: [simulation] seed, else fresh)."),
     threads: Optional[int] = typer.Option(None, "--threads", help="Worker threads (default: all cores)."),
     out: Path = typer.Option(Path("report"), "--out", "-o", help="Directory to write the report into."),
-    formats: str = typer.Option(",".join(("md", "csv", "json", "html", "png", "svg")), "--format", "-f",
+    formats: str = typer.Option("md,csv,json,html,png,svg", "--format", "-f",
                                 help="Comma-separated: md, csv, json, html, png, svg."),
     cutoff: float = typer.Option(0.05, "--cutoff", help="Show discovered minimal winning coalitions with P(majority) at least this."),
 ) -> None:
     """Write tables (Markdown, CSV, JSON), charts (PNG, SVG) and an HTML page for a forecast,
     scored against the actual result when the config has one."""
     from .config import load_config
-    from .report import REPORT_FORMATS, make_report, render_report, summary_line, write_report
+    from .report import check_report_dir, make_report, parse_formats, render_report, summary_line, write_report
 
-    fmts = tuple(f.strip().lower() for f in formats.split(",") if f.strip())
-    bad = [f for f in fmts if f not in REPORT_FORMATS]
-    if bad or not fmts:
-        raise InputError(f"unknown report format {(bad or [formats])[0]!r}; expected some of {', '.join(REPORT_FORMATS)}")
-    if out.exists() and not out.is_dir():
-        raise InputError(f"{out}: exists and is not a directory")
+    fmts = parse_formats(formats)
+    check_report_dir(out)
     election = load_config(config)
     total = runs if runs is not None else election.simulation.runs
     with _progress_bar(total) as update:
@@ -233,16 +223,12 @@ class _progress_bar:
         self.start = 0.0
 
     def __enter__(self):
-        import time
-
         self.progress.__enter__()
         self.task = self.progress.add_task("simulate", total=self.total, rate="")
         self.start = time.perf_counter()
         return self.update
 
     def update(self, done: int, total: int) -> None:
-        import time
-
         rate = done / max(time.perf_counter() - self.start, 1e-9)
         self.progress.update(self.task, completed=done, total=total, rate=f"{rate:,.0f} runs/s")
 

@@ -373,13 +373,30 @@ def report_html(report: Report, images: dict[str, bytes]) -> str:
             + "\n".join(body) + "\n</body></html>\n")
 
 
+def parse_formats(formats: str | tuple[str, ...]) -> tuple[str, ...]:
+    """Report formats from "md,png" (or a tuple); an unknown or empty list is an InputError."""
+    if isinstance(formats, str):
+        formats = tuple(f.strip().lower() for f in formats.split(",") if f.strip())
+    unknown = [f for f in formats if f not in REPORT_FORMATS]
+    if unknown or not formats:
+        raise InputError(f"unknown report format {(unknown or [''])[0]!r}; "
+                         f"expected some of {', '.join(REPORT_FORMATS)}")
+    return tuple(formats)
+
+
+def check_report_dir(out: str | Path) -> Path:
+    """Fail early when the report directory cannot be one (an existing file, say)."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"{out}: exists and is not a directory")
+    return out
+
+
 def render_report(report: Report, formats: tuple[str, ...] = REPORT_FORMATS) -> dict[str, str | bytes]:
     """Every file of the report, by file name, rendered in memory (nothing written yet)."""
     from . import charts
 
-    unknown = [f for f in formats if f not in REPORT_FORMATS]
-    if unknown:
-        raise InputError(f"unknown report format {unknown[0]!r}; expected some of {', '.join(REPORT_FORMATS)}")
+    formats = parse_formats(formats)
     shown = _shown(report)
     files: dict[str, str | bytes] = {}
     if "md" in formats:
@@ -407,9 +424,7 @@ def render_report(report: Report, formats: tuple[str, ...] = REPORT_FORMATS) -> 
 def write_report(out_dir: str | Path, files: dict[str, str | bytes]) -> list[Path]:
     """Write every file atomically into ``out_dir`` (created if missing); on any failure remove
     what this call wrote, so no partial report is left behind."""
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise InputError(f"{out}: exists and is not a directory")
+    out = check_report_dir(out_dir)
     created_dir = not out.exists()
     try:
         out.mkdir(parents=True, exist_ok=True)
