@@ -262,3 +262,24 @@ def test_allocate_batch_rejects_bad_votes():
         allocate_batch(np.array([[1.0, -1.0]]), kr)
     with pytest.raises(InputError):
         allocate_batch(np.array([[1.0, 1.0, 1.0]]), kr)
+
+
+@pytest.mark.parametrize("method", DIVISOR_METHODS)
+@pytest.mark.parametrize("seats", [7, 41])
+def test_batch_of_tied_integer_votes_matches_reference(method, seats):
+    """Many rows of small integer votes in one batch, so that blocks of rows mix exact ties,
+    corrections of one, two and more seats, and rows nobody qualifies in: every row equals the
+    reference (the vectorised block path hands doubtful rows to the exact row kernel)."""
+    rng = np.random.default_rng(seats)
+    votes = rng.integers(0, 25, size=(1_500, 8)).astype(np.float64)
+    votes[::50] = 0.0  # whole rows without votes
+    votes[1::50, :] = 3.0  # every list tied
+    minority = [False, False, False, True, False, False, True, False]
+    parties = [Party(id=f"p{i}", name=f"p{i}", minority=minority[i]) for i in range(8)]
+    rules = Rules(seats=seats, majority=1, method=method, threshold=12.0, minority_exempt=True,
+                  minority_coefficient=1.35)
+    fast = allocate_batch(votes, kernel_rules(rules, parties))
+    for row, got in zip(votes, fast):
+        want = allocate_reference(row.tolist(), seats, method, [12.0] * 8, float(row.sum()), minority,
+                                  True, Fraction(27, 20))
+        assert got.tolist() == list(want), row
