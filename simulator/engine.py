@@ -9,7 +9,9 @@ whatever the number of runs.
 
 Per run: pick a poll (mixture pooling), draw Dirichlet shares of the poll buckets as normalised
 gammas, split the ``others`` bucket among the lists the polls do not name (its own Dirichlet), then
-allocate seats with the allocation kernel and count.
+allocate seats with the allocation kernel and count. Runs are drawn into blocks of ``BLOCK`` rows
+so that the divisor methods allocate a block at a time (:func:`allocate_block`, vectorised across
+rows); draws stay in run order, so blocking changes nothing in the results.
 """
 
 from __future__ import annotations
@@ -20,85 +22,107 @@ import numba as nb
 import numpy as np
 
 from .allocation import kernel_rules
-from .allocation.kernels import allocate_row
+from .allocation.kernels import (BLOCK, HARE_NIEMEYER, allocate_block, allocate_row,
+                                 below_threshold_factor, block_work)
 from .config import Election
 from .errors import InputError
 from .polls import PollModel, build_poll_model
 from .results import Result, result_from_tally
-from .streams import chunk_states, fresh_seed, gamma, uniform
-from .tally import Tally
+from .streams import chunk_states, fresh_seed, gamma_constants, gamma_prepared, uniform
+from .tally import SHARE_UNIT, Tally
 
+_UNITS_PER_SHARE = 1.0 / SHARE_UNIT
 WAVE_CHUNKS = 32  # chunks per compiled call: enough to keep every core busy, fixed for determinism
 
 
-@nb.njit(cache=True, parallel=True)
+@nb.njit(cache=True, parallel=True, error_model="numpy")  # numpy errors: see allocate_block
 def _simulate_wave(states, chunk_runs, alpha, cum_probs, bucket_of, others_bucket, split_alpha,
                    base, seats, method, thresholds, minority, exempt, cnum, cden, majority,
-                   coalition_members, seat_counts, maj, thr, coal_maj, coal_counts, share_sum,
+                   coalition_members, seat_counts, maj, thr, coal_maj, coal_counts, share_units,
                    record_votes, record_seats):
     chunks = states.shape[0]
     n = bucket_of.shape[0]
     n_buckets = alpha.shape[1]
     n_coal = coalition_members.shape[0]
+    fex = below_threshold_factor(minority, exempt, cnum)
+    blocked = method != HARE_NIEMEYER
+    named_idx = np.flatnonzero(bucket_of >= 0)  # lists with their own poll bucket
+    named_bucket = bucket_of[named_idx]
+    split_idx = np.flatnonzero(split_alpha > 0.0) if others_bucket >= 0 else np.zeros(0, np.int64)
+    n_named = named_idx.shape[0]
+    n_split = split_idx.shape[0]
+    gd = np.empty(alpha.shape)  # Marsaglia-Tsang constants of every shape, computed once
+    gc = np.empty(alpha.shape)
+    for row in range(alpha.shape[0]):
+        for k in range(n_buckets):
+            gd[row, k], gc[row, k] = gamma_constants(alpha[row, k])
+    split_shape = split_alpha[split_idx]
+    sd = np.empty(n_split)
+    sc = np.empty(n_split)
+    for j in range(n_split):
+        sd[j], sc[j] = gamma_constants(split_shape[j])
     for c in nb.prange(chunks):
         state = states[c].copy()
-        spare = np.zeros(2)
         draws = np.empty(n_buckets)
-        votes = np.empty(n)
         split = np.empty(n)
-        weights = np.empty(n)
-        scratch = np.empty(n)
-        takers = np.empty(2 * n, np.int64)
-        out = np.empty(n, np.int32)
+        vb = np.zeros((BLOCK, n))
+        bb = np.full(BLOCK, base)
+        ob = np.zeros((BLOCK, n), np.int32)
+        work = block_work(n)
+        weights, scratch, takers = work[2], work[3], work[4]
         recording = record_seats.shape[0] > 0
-        for r in range(chunk_runs[c]):
-            row = 0
-            if cum_probs.shape[0] > 1:
-                u = uniform(state)
-                while row < cum_probs.shape[0] - 1 and cum_probs[row] <= u:
-                    row += 1
-            total = 0.0
-            for k in range(n_buckets):
-                g = gamma(state, spare, alpha[row, k])
-                draws[k] = g
-                total += g
-            split_total = 0.0
-            for i in range(n):
-                if bucket_of[i] < 0 and split_alpha[i] > 0.0:
-                    g = gamma(state, spare, split_alpha[i])
-                    split[i] = g
+        for start in range(0, chunk_runs[c], BLOCK):
+            nr = min(BLOCK, chunk_runs[c] - start)
+            for r in range(nr):
+                row = 0
+                if cum_probs.shape[0] > 1:
+                    u = uniform(state)
+                    while row < cum_probs.shape[0] - 1 and cum_probs[row] <= u:
+                        row += 1
+                total = 0.0
+                for k in range(n_buckets):
+                    g = gamma_prepared(state, alpha[row, k], gd[row, k], gc[row, k])
+                    draws[k] = g
+                    total += g
+                split_total = 0.0
+                for j in range(n_split):
+                    g = gamma_prepared(state, split_shape[j], sd[j], sc[j])
+                    split[j] = g
                     split_total += g
-            others = draws[others_bucket] / total if others_bucket >= 0 else 0.0
-            for i in range(n):
-                k = bucket_of[i]
-                if k >= 0:
-                    votes[i] = draws[k] / total
-                elif split_alpha[i] > 0.0:
-                    votes[i] = others * split[i] / split_total
-                else:
-                    votes[i] = 0.0
-            allocate_row(votes, base, seats, method, thresholds, minority, exempt, cnum, cden,
-                         weights, takers, scratch, out)
-            if recording:  # for tests: keep every run's draws and seats
-                record_votes[c, r] = votes
-                record_seats[c, r] = out
-            for i in range(n):
-                s = out[i]
-                seat_counts[c, i, s] += 1
-                if s >= majority:
-                    maj[c, i] += 1
-                v = votes[i]
-                if v > 0.0 and v * 100.0 >= thresholds[i] * base:
-                    thr[c, i] += 1
-                share_sum[c, i] += v
-            for k in range(n_coal):
-                s = 0
+                inv = 1.0 / total
                 for i in range(n):
-                    if coalition_members[k, i]:
-                        s += out[i]
-                coal_counts[c, k, s] += 1
-                if s >= majority:
-                    coal_maj[c, k] += 1
+                    vb[r, i] = 0.0
+                for i in range(n_named):
+                    vb[r, named_idx[i]] = draws[named_bucket[i]] * inv
+                if n_split > 0:
+                    scale = draws[others_bucket] * inv / split_total
+                    for j in range(n_split):
+                        vb[r, split_idx[j]] = split[j] * scale
+            if blocked:
+                allocate_block(vb, bb, 0, nr, seats, method, thresholds, minority, exempt, cnum, cden,
+                               fex, work, ob)
+            else:
+                for r in range(nr):
+                    allocate_row(vb[r], base, seats, method, thresholds, minority, exempt, cnum, cden,
+                                 weights, takers, scratch, ob[r])
+            for r in range(nr):
+                if recording:  # for tests: keep every run's draws and seats
+                    for i in range(n):
+                        record_votes[c, start + r, i] = vb[r, i]
+                        record_seats[c, start + r, i] = ob[r, i]
+                for i in range(n):
+                    s = ob[r, i]
+                    seat_counts[c, i, s] += 1
+                    maj[c, i] += s >= majority
+                    v = vb[r, i]
+                    thr[c, i] += (v > 0.0) & (v * 100.0 >= thresholds[i] * base)
+                    share_units[c, i] += np.int64(v * _UNITS_PER_SHARE + 0.5)
+                for k in range(n_coal):
+                    s = 0
+                    for i in range(n):
+                        s += ob[r, i] * coalition_members[k, i]
+                    coal_counts[c, k, s] += 1
+                    coal_maj[c, k] += s >= majority
 
 
 def use_threads(threads: int | None) -> int:
@@ -154,7 +178,7 @@ class Engine:
         thr = np.zeros((count, n), np.int64)
         coal_maj = np.zeros((count, n_coal), np.int64)
         coal_counts = np.zeros((count, n_coal, seats + 1), np.int64)
-        share_sum = np.zeros((count, n), np.float64)
+        share_units = np.zeros((count, n), np.int64)
         pm = self.poll_model
         kr = self.rules
         rec_shape = (count, int(np.max(chunk_runs)), n) if record else (0, 0, n)
@@ -165,15 +189,12 @@ class Engine:
             np.cumsum(pm.poll_probs), pm.bucket_of, pm.others_bucket, pm.split_alpha, self.base,
             kr.seats, kr.method, kr.thresholds, kr.minority, kr.exempt, kr.cnum, kr.cden,
             self.election.rules.majority, self.coalition_members,
-            seat_counts, maj, thr, coal_maj, coal_counts, share_sum, record_votes, record_seats,
+            seat_counts, maj, thr, coal_maj, coal_counts, share_units, record_votes, record_seats,
         )
-        share_total = np.zeros(n)
-        for c in range(count):  # fixed order: float sums come out the same on any thread count
-            share_total += share_sum[c]
         tally = Tally(
             runs=int(np.sum(chunk_runs)), seat_counts=seat_counts.sum(axis=0), majority=maj.sum(axis=0),
             threshold=thr.sum(axis=0), coalition_majority=coal_maj.sum(axis=0),
-            coalition_seat_counts=coal_counts.sum(axis=0), share_sum=share_total,
+            coalition_seat_counts=coal_counts.sum(axis=0), share_units=share_units.sum(axis=0),
         )
         return (tally, record_votes, record_seats) if record else tally
 

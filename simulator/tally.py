@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+SHARE_UNIT = 2.0**-32  # shares are summed as integers of this unit, so that merges are exact
+
 
 @dataclass
 class Tally:
@@ -19,7 +21,14 @@ class Tally:
     threshold: np.ndarray  # (lists,) int64: runs in which list i reached its threshold
     coalition_majority: np.ndarray  # (coalitions,) int64
     coalition_seat_counts: np.ndarray  # (coalitions x seats+1) int64
-    share_sum: np.ndarray  # (lists,) float64: sum over runs of the list's share of valid votes
+    # (lists,) int64: sum over runs of the list's share of valid votes, in SHARE_UNITs (rounded per
+    # run). Integer sums do not depend on grouping, as float sums would; room for 2**31 runs.
+    share_units: np.ndarray
+
+    @property
+    def share_sum(self) -> np.ndarray:
+        """Sum over runs of each list's share of valid votes (float)."""
+        return self.share_units * SHARE_UNIT
 
     @classmethod
     def empty(cls, lists: int, seats: int, coalitions: int) -> Tally:
@@ -30,7 +39,7 @@ class Tally:
             threshold=np.zeros(lists, np.int64),
             coalition_majority=np.zeros(coalitions, np.int64),
             coalition_seat_counts=np.zeros((coalitions, seats + 1), np.int64),
-            share_sum=np.zeros(lists, np.float64),
+            share_units=np.zeros(lists, np.int64),
         )
 
     def __add__(self, other: Tally) -> Tally:
@@ -41,7 +50,7 @@ class Tally:
             threshold=self.threshold + other.threshold,
             coalition_majority=self.coalition_majority + other.coalition_majority,
             coalition_seat_counts=self.coalition_seat_counts + other.coalition_seat_counts,
-            share_sum=self.share_sum + other.share_sum,
+            share_units=self.share_units + other.share_units,
         )
 
     def equals(self, other: Tally) -> bool:
@@ -49,5 +58,5 @@ class Tally:
         return self.runs == other.runs and all(
             np.array_equal(getattr(self, f), getattr(other, f))
             for f in ("seat_counts", "majority", "threshold", "coalition_majority",
-                      "coalition_seat_counts", "share_sum")
+                      "coalition_seat_counts", "share_units")
         )

@@ -6,6 +6,7 @@ Statistical tests use fixed seeds and tolerances of 4 standard errors.
 from __future__ import annotations
 
 import json
+import math
 from fractions import Fraction
 
 import numba as nb
@@ -17,7 +18,7 @@ from simulator.config import load_config
 from simulator.engine import Engine, simulate
 from simulator.errors import ConfigError, InputError
 from simulator.polls import build_poll_model, expected_shares
-from simulator.streams import chunk_states, gamma
+from simulator.streams import chunk_states, exponential, gamma, normal
 
 SMALL = """
 [election]
@@ -52,11 +53,56 @@ members = ["b", "c"]
 
 @nb.njit
 def _gammas(state, shape, n):
-    spare = np.zeros(2)
     out = np.empty(n)
     for i in range(n):
-        out[i] = gamma(state, spare, shape)
+        out[i] = gamma(state, shape)
     return out
+
+
+@nb.njit
+def _normals(state, n):
+    out = np.empty(n)
+    for i in range(n):
+        out[i] = normal(state)
+    return out
+
+
+@nb.njit
+def _exponentials(state, n):
+    out = np.empty(n)
+    for i in range(n):
+        out[i] = exponential(state)
+    return out
+
+
+def _check_cdf(x, cdf, points):
+    """The empirical CDF at each point is within 4 standard errors of the exact one."""
+    n = x.size
+    for p in points:
+        want = cdf(p)
+        got = np.count_nonzero(x <= p) / n
+        assert abs(got - want) < 4 * math.sqrt(want * (1 - want) / n) + 1e-9, (p, got, want)
+
+
+def test_ziggurat_normal_has_the_normal_distribution():
+    n = 2_000_000
+    x = _normals(chunk_states(8, 0, 1)[0].copy(), n)
+    # points in every kind of ziggurat region: the rectangles, the wedges, the tail beyond R = 3.44
+    points = [-4.0, -3.5, -3.0, -2.0, -1.0, -0.5, -0.1, 0.0, 0.3, 0.9, 1.5, 2.5, 3.3, 3.6, 4.2]
+    _check_cdf(x, lambda p: 0.5 * (1 + math.erf(p / math.sqrt(2))), points)
+    assert abs(x.mean()) < 4 / math.sqrt(n)
+    assert abs(x.var() - 1) < 4 * math.sqrt(2 / n)
+    assert abs(np.mean(x**4) - 3) < 4 * math.sqrt(96 / n)  # kurtosis: Var(x^4) = 105 - 9
+
+
+def test_ziggurat_exponential_has_the_exponential_distribution():
+    n = 2_000_000
+    x = _exponentials(chunk_states(9, 0, 1)[0].copy(), n)
+    assert x.min() > 0
+    points = [0.01, 0.1, 0.5, 1.0, 2.0, 4.0, 7.0, 7.5, 8.0, 9.0]  # the tail starts at R = 7.70
+    _check_cdf(x, lambda p: 1 - math.exp(-p), points)
+    assert abs(x.mean() - 1) < 4 / math.sqrt(n)
+    assert abs(x.var() - 1) < 4 * math.sqrt(8 / n)  # Var of (x-1)^2 for Exp(1) is 9 - 1
 
 
 @pytest.mark.parametrize("shape", [0.3, 1.0, 2.5, 1500.0])
