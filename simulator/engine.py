@@ -22,8 +22,10 @@ import numba as nb
 import numpy as np
 
 from .allocation import kernel_rules
-from .allocation.kernels import (BLOCK, HARE_NIEMEYER, allocate_block, allocate_row,
-                                 below_threshold_factor, block_work)
+from .allocation.kernels import (
+    BLOCK, BLOCK_MAX_LISTS, HARE_NIEMEYER, allocate_block, allocate_row, below_threshold_factor,
+    block_work,
+)
 from .config import Election
 from .errors import InputError
 from .polls import PollModel, build_poll_model
@@ -45,7 +47,7 @@ def _simulate_wave(states, chunk_runs, alpha, cum_probs, bucket_of, others_bucke
     n_buckets = alpha.shape[1]
     n_coal = coalition_members.shape[0]
     fex = below_threshold_factor(minority, exempt, cnum)
-    blocked = method != HARE_NIEMEYER
+    blocked = method != HARE_NIEMEYER and n <= BLOCK_MAX_LISTS
     named_idx = np.flatnonzero(bucket_of >= 0)  # lists with their own poll bucket
     named_bucket = bucket_of[named_idx]
     split_idx = np.flatnonzero(split_alpha > 0.0) if others_bucket >= 0 else np.zeros(0, np.int64)

@@ -52,26 +52,16 @@ members = ["b", "c"]
 
 
 @nb.njit
-def _gammas(state, shape, n):
+def _draws(kind, state, n, shape=1.0):
+    """n draws from one stream: kind 0 gamma(shape), 1 normal, 2 exponential."""
     out = np.empty(n)
     for i in range(n):
-        out[i] = gamma(state, shape)
-    return out
-
-
-@nb.njit
-def _normals(state, n):
-    out = np.empty(n)
-    for i in range(n):
-        out[i] = normal(state)
-    return out
-
-
-@nb.njit
-def _exponentials(state, n):
-    out = np.empty(n)
-    for i in range(n):
-        out[i] = exponential(state)
+        if kind == 0:
+            out[i] = gamma(state, shape)
+        elif kind == 1:
+            out[i] = normal(state)
+        else:
+            out[i] = exponential(state)
     return out
 
 
@@ -86,7 +76,7 @@ def _check_cdf(x, cdf, points):
 
 def test_ziggurat_normal_has_the_normal_distribution():
     n = 2_000_000
-    x = _normals(chunk_states(8, 0, 1)[0].copy(), n)
+    x = _draws(1, chunk_states(8, 0, 1)[0].copy(), n)
     # points in every kind of ziggurat region: the rectangles, the wedges, the tail beyond R = 3.44
     points = [-4.0, -3.5, -3.0, -2.0, -1.0, -0.5, -0.1, 0.0, 0.3, 0.9, 1.5, 2.5, 3.3, 3.6, 4.2]
     _check_cdf(x, lambda p: 0.5 * (1 + math.erf(p / math.sqrt(2))), points)
@@ -97,7 +87,7 @@ def test_ziggurat_normal_has_the_normal_distribution():
 
 def test_ziggurat_exponential_has_the_exponential_distribution():
     n = 2_000_000
-    x = _exponentials(chunk_states(9, 0, 1)[0].copy(), n)
+    x = _draws(2, chunk_states(9, 0, 1)[0].copy(), n)
     assert x.min() > 0
     points = [0.01, 0.1, 0.5, 1.0, 2.0, 4.0, 7.0, 7.5, 8.0, 9.0]  # the tail starts at R = 7.70
     _check_cdf(x, lambda p: 1 - math.exp(-p), points)
@@ -108,7 +98,7 @@ def test_ziggurat_exponential_has_the_exponential_distribution():
 @pytest.mark.parametrize("shape", [0.3, 1.0, 2.5, 1500.0])
 def test_gamma_sampler_mean_and_variance(shape):
     n = 200_000
-    x = _gammas(chunk_states(5, 0, 1)[0].copy(), shape, n)
+    x = _draws(0, chunk_states(5, 0, 1)[0].copy(), n, shape)
     # Gamma(k): mean k, variance k; the sample variance's SE uses the 4th central moment 3k^2 + 6k.
     assert abs(x.mean() - shape) < 4 * np.sqrt(shape / n)
     assert abs(x.var() - shape) < 4 * np.sqrt((3 * shape**2 + 6 * shape - shape**2) / n)
