@@ -31,7 +31,7 @@ from .errors import InputError
 from .polls import PollModel, build_poll_model
 from .results import Result, result_from_tally
 from .streams import chunk_states, fresh_seed, gamma_constants, gamma_prepared, uniform
-from .tally import SHARE_UNIT, Tally
+from .tally import MAX_RUNS, SHARE_UNIT, Tally
 
 _UNITS_PER_SHARE = 1.0 / SHARE_UNIT
 WAVE_CHUNKS = 32  # chunks per compiled call: enough to keep every core busy, fixed for determinism
@@ -218,8 +218,8 @@ def simulate(
     total)`` is called after every wave. Ctrl-C (KeyboardInterrupt) stops between waves.
     """
     runs = election.simulation.runs if runs is None else runs
-    if runs < 1:
-        raise InputError(f"runs must be at least 1 (got {runs})")
+    if not 1 <= runs <= MAX_RUNS:
+        raise InputError(f"runs must be between 1 and {MAX_RUNS:,} (got {runs})")
     if target_se is not None and not (0.0 < target_se < 0.5):
         raise InputError(f"target standard error must be between 0 and 0.5 (got {target_se})")
     if threads is not None:

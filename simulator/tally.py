@@ -10,7 +10,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-SHARE_UNIT = 2.0**-32  # shares are summed as integers of this unit, so that merges are exact
+# Shares are summed as integers of this unit, so that merges are exact. A share is at most 1, i.e.
+# 2**24 units, so an int64 sum has room for 2**39 (5.5e11) runs; rounding each run's share to the
+# unit moves a mean share by less than 3e-8.
+SHARE_UNIT = 2.0**-24
+MAX_RUNS = 2**39
 
 
 @dataclass
@@ -22,7 +26,7 @@ class Tally:
     coalition_majority: np.ndarray  # (coalitions,) int64
     coalition_seat_counts: np.ndarray  # (coalitions x seats+1) int64
     # (lists,) int64: sum over runs of the list's share of valid votes, in SHARE_UNITs (rounded per
-    # run). Integer sums do not depend on grouping, as float sums would; room for 2**31 runs.
+    # run). Integer sums do not depend on grouping, as float sums would; room for MAX_RUNS runs.
     share_units: np.ndarray
 
     @property

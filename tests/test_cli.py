@@ -120,6 +120,11 @@ def test_simulate_bad_runs_is_exit_2(write_config):
     assert result.exit_code == 2 and "runs" in result.stderr
 
 
+def test_simulate_more_runs_than_the_tally_holds_is_exit_2(write_config):
+    result = runner.invoke(app, ["simulate", str(write_config(SIM)), "--runs", str(2**39 + 1)])
+    assert result.exit_code == 2 and "runs must be between 1 and 549,755,813,888" in result.stderr
+
+
 def test_simulate_bad_poll_is_exit_2(write_config):
     result = runner.invoke(app, ["simulate", str(write_config(SIM.replace("b = 45", "c = 45")))])
     assert result.exit_code == 2 and "poll[0].shares.c" in result.stderr

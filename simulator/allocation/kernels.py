@@ -10,10 +10,10 @@ and every list's votes are scaled by ``cnum`` (minority lists below their thresh
 7 against 5, 15, 25, ...). Quotients are compared by cross-multiplication, ``wa * db > wb * da``, so
 for integer vote counts (up to about 1e11 at 1,000 seats) every comparison is exact in float64.
 
-Batches of the divisor methods go through :func:`allocate_block`, which works on ``BLOCK`` rows at
-once, lists outer and rows inner, so that the compiler vectorises across rows (four elections per
-AVX2 instruction): weigh, jump-start, one vectorised correction step covering one or two seats, and
-out. Any row it cannot settle with certainty (a quotient too close to a boundary or to another
+Batches of the divisor methods with up to ``BLOCK_MAX_LISTS`` lists go through
+:func:`allocate_block`, which works on ``BLOCK`` rows at once, lists outer and rows inner, so that
+the compiler vectorises across rows (four elections per AVX2 instruction): weigh, jump-start, one
+vectorised correction step covering one or two seats, and out. Any row it cannot settle with certainty (a quotient too close to a boundary or to another
 quotient, nobody over the threshold, three or more seats to correct) is handed to the row kernel
 :func:`allocate_row`, which is exact. Row by row, the result is the same either way.
 """
