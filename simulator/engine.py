@@ -7,11 +7,13 @@ wave's tallies, which are then summed in chunk order. Nothing depends on the thr
 same config and seed give bit-identical results on 1 thread or 16; memory is one wave's tallies,
 whatever the number of runs.
 
-Per run: pick a poll (mixture pooling), draw Dirichlet shares of the poll buckets as normalised
-gammas, split the ``others`` bucket among the lists the polls do not name (its own Dirichlet), then
-allocate seats with the allocation kernel and count. Runs are drawn into blocks of ``BLOCK`` rows
-so that the divisor methods allocate a block at a time (:func:`allocate_block`, vectorised across
-rows); draws stay in run order, so blocking changes nothing in the results.
+Runs go by blocks of ``BLOCK``, one run per column of a lists x runs matrix. Per block: the
+gammas of each poll bucket (a Dirichlet draw is normalised gammas) and of each list inside
+``others`` (its own Dirichlet split of that bucket), a bucket at a time with
+:func:`~simulator.streams.fill_gamma` (with mixture pooling, each run first picks its poll and
+draws its gammas one by one); the shares; the seats, by the block kernel
+(:func:`~simulator.allocation.kernels.allocate_block_t`, vectorised across runs) for the divisor
+methods, run by run otherwise; and the tallies, vectorised across runs where they can be.
 """
 
 from __future__ import annotations
@@ -23,14 +25,16 @@ import numpy as np
 
 from .allocation import kernel_rules
 from .allocation.kernels import (
-    BLOCK, BLOCK_MAX_LISTS, HARE_NIEMEYER, allocate_block, allocate_row, below_threshold_factor,
+    BLOCK, BLOCK_MAX_LISTS, HARE_NIEMEYER, allocate_block_t, allocate_row, below_threshold_factor,
     block_work,
 )
 from .config import Election
 from .errors import InputError
 from .polls import PollModel, build_poll_model
 from .results import Result, result_from_tally
-from .streams import chunk_states, fresh_seed, gamma_constants, gamma_prepared, uniform
+from .streams import (
+    chunk_states, fill_gamma, fresh_seed, gamma_constants, gamma_prepared, stream_state, uniform,
+)
 from .tally import MAX_RUNS, SHARE_UNIT, Tally
 
 _UNITS_PER_SHARE = 1.0 / SHARE_UNIT
@@ -45,13 +49,11 @@ def _simulate_wave(states, chunk_runs, alpha, cum_probs, bucket_of, others_bucke
     chunks = states.shape[0]
     n = bucket_of.shape[0]
     n_buckets = alpha.shape[1]
-    n_coal = coalition_members.shape[0]
     fex = below_threshold_factor(minority, exempt, cnum)
     blocked = method != HARE_NIEMEYER and n <= BLOCK_MAX_LISTS
     named_idx = np.flatnonzero(bucket_of >= 0)  # lists with their own poll bucket
     named_bucket = bucket_of[named_idx]
     split_idx = np.flatnonzero(split_alpha > 0.0) if others_bucket >= 0 else np.zeros(0, np.int64)
-    n_named = named_idx.shape[0]
     n_split = split_idx.shape[0]
     gd = np.empty(alpha.shape)  # Marsaglia-Tsang constants of every shape, computed once
     gc = np.empty(alpha.shape)
@@ -64,67 +66,130 @@ def _simulate_wave(states, chunk_runs, alpha, cum_probs, bucket_of, others_bucke
     for j in range(n_split):
         sd[j], sc[j] = gamma_constants(split_shape[j])
     for c in nb.prange(chunks):
-        state = states[c].copy()
-        draws = np.empty(n_buckets)
-        split = np.empty(n)
-        vb = np.zeros((BLOCK, n))
-        bb = np.full(BLOCK, base)
-        ob = np.zeros((BLOCK, n), np.int32)
-        work = block_work(n)
-        weights, scratch, takers = work[2], work[3], work[4]
-        recording = record_seats.shape[0] > 0
-        for start in range(0, chunk_runs[c], BLOCK):
-            nr = min(BLOCK, chunk_runs[c] - start)
+        _simulate_chunk(states[c], chunk_runs[c], alpha, cum_probs, gd, gc, named_idx, named_bucket,
+                        others_bucket, split_idx, split_shape, sd, sc, base, seats, method,
+                        thresholds, minority, exempt, cnum, cden, fex, blocked, majority,
+                        coalition_members, seat_counts[c], maj[c], thr[c], coal_maj[c],
+                        coal_counts[c], share_units[c], record_votes, record_seats, c)
+
+
+@nb.njit(cache=True, error_model="numpy")
+def _simulate_chunk(words, runs, alpha, cum_probs, gd, gc, named_idx, named_bucket, others_bucket,
+                    split_idx, split_shape, sd, sc, base, seats, method, thresholds, minority,
+                    exempt, cnum, cden, fex, blocked, majority, coalition_members, counts, maj, thr,
+                    coal_maj, ccounts, share_units, record_votes, record_seats, c):
+    """One chunk of ``runs`` runs from the stream ``words``, into that chunk's tallies."""
+    n = thresholds.shape[0]
+    n_buckets = alpha.shape[1]
+    n_named = named_idx.shape[0]
+    n_split = split_idx.shape[0]
+    n_coal = coalition_members.shape[0]
+    st = stream_state(words)
+    work = block_work(n)
+    src, sb = work[0][0], work[0][2]  # lists x BLOCK: one run per column
+    bb = work[1][0]
+    bb[:] = base
+    weights, scratch, takers, rowv, rowo = work[2]
+    gb = np.empty((n_buckets, BLOCK))  # gammas of the poll buckets
+    gs = np.empty((max(n_split, 1), BLOCK))  # gammas of the lists inside "others"
+    pending = np.empty(BLOCK, np.int64)
+    keep_a = np.empty(BLOCK)
+    keep_b = np.empty(BLOCK)
+    inv = np.empty(BLOCK)
+    cs = np.empty(BLOCK)
+    recording = record_seats.shape[0] > 0
+    for start in range(0, runs, BLOCK):
+        nr = min(BLOCK, runs - start)
+        if cum_probs.shape[0] == 1:  # one Dirichlet: each bucket's gammas in one go
+            for k in range(n_buckets):
+                st = fill_gamma(st, alpha[0, k], gd[0, k], gc[0, k], gb[k], nr, pending, keep_a,
+                                keep_b)
+        else:  # a mixture: each run picks its poll first
             for r in range(nr):
+                u, st = uniform(st)
                 row = 0
-                if cum_probs.shape[0] > 1:
-                    u = uniform(state)
-                    while row < cum_probs.shape[0] - 1 and cum_probs[row] <= u:
-                        row += 1
-                total = 0.0
+                while row < cum_probs.shape[0] - 1 and cum_probs[row] <= u:
+                    row += 1
                 for k in range(n_buckets):
-                    g = gamma_prepared(state, alpha[row, k], gd[row, k], gc[row, k])
-                    draws[k] = g
-                    total += g
-                split_total = 0.0
-                for j in range(n_split):
-                    g = gamma_prepared(state, split_shape[j], sd[j], sc[j])
-                    split[j] = g
-                    split_total += g
-                inv = 1.0 / total
-                for i in range(n):
-                    vb[r, i] = 0.0
-                for i in range(n_named):
-                    vb[r, named_idx[i]] = draws[named_bucket[i]] * inv
-                if n_split > 0:
-                    scale = draws[others_bucket] * inv / split_total
-                    for j in range(n_split):
-                        vb[r, split_idx[j]] = split[j] * scale
-            if blocked:
-                allocate_block(vb, bb, 0, nr, seats, method, thresholds, minority, exempt, cnum, cden,
-                               fex, work, ob)
-            else:
-                for r in range(nr):
-                    allocate_row(vb[r], base, seats, method, thresholds, minority, exempt, cnum, cden,
-                                 weights, takers, scratch, ob[r])
+                    gb[k, r], st = gamma_prepared(st, alpha[row, k], gd[row, k], gc[row, k])
+        for j in range(n_split):
+            st = fill_gamma(st, split_shape[j], sd[j], sc[j], gs[j], nr, pending, keep_a, keep_b)
+        # shares: bucket gammas over their total; "others" split in proportion to its gammas.
+        # Lists in neither group stay 0 (src starts zeroed).
+        for r in range(nr):
+            inv[r] = 0.0
+            cs[r] = 0.0
+        for k in range(n_buckets):
             for r in range(nr):
-                if recording:  # for tests: keep every run's draws and seats
-                    for i in range(n):
-                        record_votes[c, start + r, i] = vb[r, i]
-                        record_seats[c, start + r, i] = ob[r, i]
+                inv[r] += gb[k, r]
+        for r in range(nr):
+            inv[r] = 1.0 / inv[r]
+        for i in range(n_named):
+            k = named_bucket[i]
+            for r in range(nr):
+                src[named_idx[i], r] = gb[k, r] * inv[r]
+        if n_split > 0:
+            for j in range(n_split):
+                for r in range(nr):
+                    cs[r] += gs[j, r]
+            for r in range(nr):
+                cs[r] = gb[others_bucket, r] * inv[r] / cs[r]
+            for j in range(n_split):
+                for r in range(nr):
+                    src[split_idx[j], r] = gs[j, r] * cs[r]
+        if blocked:
+            allocate_block_t(src, bb, nr, seats, method, thresholds, minority, exempt, cnum, cden,
+                             fex, work)
+        else:
+            for r in range(nr):
                 for i in range(n):
-                    s = ob[r, i]
-                    seat_counts[c, i, s] += 1
-                    maj[c, i] += s >= majority
-                    v = vb[r, i]
-                    thr[c, i] += (v > 0.0) & (v * 100.0 >= thresholds[i] * base)
-                    share_units[c, i] += np.int64(v * _UNITS_PER_SHARE + 0.5)
-                for k in range(n_coal):
-                    s = 0
-                    for i in range(n):
-                        s += ob[r, i] * coalition_members[k, i]
-                    coal_counts[c, k, s] += 1
-                    coal_maj[c, k] += s >= majority
+                    rowv[i] = src[i, r]
+                allocate_row(rowv, base, seats, method, thresholds, minority, exempt, cnum, cden,
+                             weights, takers, scratch, rowo)
+                for i in range(n):
+                    sb[i, r] = rowo[i]
+        if recording:  # for tests: keep every run's draws and seats
+            for r in range(nr):
+                for i in range(n):
+                    record_votes[c, start + r, i] = src[i, r]
+                    record_seats[c, start + r, i] = np.int32(sb[i, r])
+        _tally_block(src, sb, nr, base, thresholds, coalition_members, counts, ccounts, cs,
+                     thr, share_units)
+    for i in range(n):  # majorities from the seat distributions
+        maj[i] = np.sum(counts[i, majority:])
+    for k in range(n_coal):
+        coal_maj[k] = np.sum(ccounts[k, majority:])
+
+
+@nb.njit(cache=True, error_model="numpy")
+def _tally_block(src, sb, nr, base, thresholds, coalition_members, counts, ccounts, cs, thr,
+                 share_units):
+    """Add the first nr runs of a block (votes ``src`` and seats ``sb``, lists x runs) to a
+    chunk's tallies: seat distributions, threshold passes, share sums (integers, so that any
+    grouping of runs sums the same), and coalition seat distributions."""
+    n = src.shape[0]
+    for r in range(nr):  # run by run: the lists' counters are independent, so no store waits on another
+        for i in range(n):
+            counts[i, np.int64(sb[i, r])] += 1
+    for i in range(n):  # vectorised across runs, in integers
+        t = thresholds[i] * base
+        passed = 0
+        units = 0
+        for r in range(nr):
+            v = src[i, r]
+            passed += (v > 0.0) & (v * 100.0 >= t)
+            units += np.int32(v * _UNITS_PER_SHARE + 0.5)  # v <= 1: fits easily
+        thr[i] += passed
+        share_units[i] += units
+    for k in range(coalition_members.shape[0]):
+        for r in range(nr):
+            cs[r] = 0.0
+        for i in range(n):
+            if coalition_members[k, i]:
+                for r in range(nr):
+                    cs[r] += sb[i, r]
+        for r in range(nr):
+            ccounts[k, np.int64(cs[r])] += 1
 
 
 def use_threads(threads: int | None) -> int:

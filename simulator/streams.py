@@ -4,11 +4,13 @@ Chunk ``c`` of a simulation with seed ``s`` always uses the stream of ``SeedSequ
 spawn_key=(c,))`` (the ``c``-th child that ``SeedSequence(s).spawn`` would give), whichever thread
 runs it, so results do not depend on the thread count. The generator inside compiled code is
 xoshiro256** (Blackman and Vigna), four 64-bit words of state per chunk, seeded from the
-SeedSequence. On top of it sit ziggurat samplers for the standard normal and the exponential
-(Marsaglia and Tsang 2000, in Doornik's 2005 form, with the layer index and the uniform taken from
-separate bits of one draw) and the Marsaglia-Tsang (2000) gamma sampler, which draws one normal and
-one uniform per gamma in about 98 % of cases. The ziggurat layers are computed here at import from
-the published constants (R, V) of each ziggurat.
+SeedSequence. Its state is a tuple that every sampler takes and returns (``x, st = normal(st)``),
+so compiled loops keep it in registers. On top of it sit ziggurat samplers for the standard
+normal and the exponential (Marsaglia and Tsang 2000, in Doornik's 2005 form, with the layer index
+and the uniform taken from separate bits of one draw) and the Marsaglia-Tsang (2000) gamma sampler,
+one normal and one uniform per attempt. The ziggurat layers are computed here at import from the
+published constants (R, V) of each ziggurat. :func:`fill_gamma` draws a block of gammas of one
+shape at a time, with the same samplers arranged so that the common path has no calls.
 """
 
 from __future__ import annotations
@@ -73,12 +75,18 @@ def _rotl(x, k):
 
 
 @nb.njit(cache=True, inline="always")
-def next_u64(state):
-    """Advance a xoshiro256** state (uint64[4], in place) and return the next 64 random bits."""
-    s0 = state[0]
-    s1 = state[1]
-    s2 = state[2]
-    s3 = state[3]
+def stream_state(words):
+    """The state tuple of a stream from its four uint64 words (a row of :func:`chunk_states`)."""
+    return (words[0], words[1], words[2], words[3])
+
+
+@nb.njit(cache=True, inline="always")
+def next_u64(st):
+    """Advance a xoshiro256** state and return ``(the next 64 random bits, the new state)``.
+
+    The state is a tuple of four uint64 that every sampler takes and returns, so compiled loops
+    keep it in registers (a state array would go through memory at every draw)."""
+    s0, s1, s2, s3 = st
     result = _rotl(s1 * np.uint64(5), 7) * np.uint64(9)
     t = s1 << np.uint64(17)
     s2 ^= s0
@@ -87,58 +95,83 @@ def next_u64(state):
     s0 ^= s3
     s2 ^= t
     s3 = _rotl(s3, 45)
-    state[0] = s0
-    state[1] = s1
-    state[2] = s2
-    state[3] = s3
-    return result
+    return result, (s0, s1, s2, s3)
 
 
 @nb.njit(cache=True, inline="always")
-def uniform(state):
-    """Uniform on (0, 1): 53 random bits, offset by half a step so that 0 never comes out."""
-    return ((next_u64(state) >> np.uint64(11)) + 0.5) * _U53
+def _unit(bits):
+    """Uniform on (0, 1) from the top 53 of 64 bits, offset by half a step so 0 never comes out."""
+    return ((bits >> np.uint64(11)) + 0.5) * _U53
 
 
 @nb.njit(cache=True, inline="always")
-def normal(state):
+def uniform(st):
+    """Uniform on (0, 1): ``(u, new state)``."""
+    bits, st = next_u64(st)
+    return _unit(bits), st
+
+
+@nb.njit(cache=True, inline="always")
+def _normal_rest(st, u, i):
+    """Finish a normal ziggurat attempt that missed layer i's sure part (u uniform on (-1, 1)):
+    the tail beyond R for the base layer, the wedge test for the others. Returns ``(accepted, x,
+    new state)``."""
+    if i == 0:  # the tail beyond R (Marsaglia 1964)
+        while True:
+            a, st = uniform(st)
+            b, st = uniform(st)
+            x = math.log(a) / NORMAL_R
+            if -2.0 * math.log(b) >= x * x:
+                return True, (x - NORMAL_R if u < 0.0 else NORMAL_R - x), st
+    x = u * _ZN[i]  # the wedge: accept under the curve
+    f0 = math.exp(-0.5 * (_ZN[i] * _ZN[i] - x * x))
+    f1 = math.exp(-0.5 * (_ZN[i + 1] * _ZN[i + 1] - x * x))
+    v, st = uniform(st)
+    return f1 + v * (f0 - f1) < 1.0, x, st
+
+
+@nb.njit(cache=True)
+def normal(st):
     """Standard normal by the 128-layer ziggurat: one 64-bit draw gives the layer (low 7 bits) and
-    a uniform on (-1, 1) (top 53 bits); about 99 % of draws return at the first comparison."""
+    a uniform on (-1, 1) (top 53 bits); about 99 % of draws return at the first comparison.
+    Returns ``(x, new state)``."""
     while True:
-        bits = next_u64(state)
+        bits, st = next_u64(st)
         i = np.int64(bits & np.uint64(127))
-        u = 2.0 * (((bits >> np.uint64(11)) + 0.5) * _U53) - 1.0
+        u = 2.0 * _unit(bits) - 1.0
         if abs(u) < _ZN_RATIO[i]:  # inside the layer's rectangle, under the curve for sure
-            return u * _ZN[i]
-        if i == 0:  # the tail beyond R (Marsaglia 1964)
-            while True:
-                x = math.log(uniform(state)) / NORMAL_R
-                y = math.log(uniform(state))
-                if -2.0 * y >= x * x:
-                    return x - NORMAL_R if u < 0.0 else NORMAL_R - x
-        x = u * _ZN[i]  # the wedge: accept under the curve
-        f0 = math.exp(-0.5 * (_ZN[i] * _ZN[i] - x * x))
-        f1 = math.exp(-0.5 * (_ZN[i + 1] * _ZN[i + 1] - x * x))
-        if f1 + uniform(state) * (f0 - f1) < 1.0:
-            return x
+            return u * _ZN[i], st
+        ok, x, st = _normal_rest(st, u, i)
+        if ok:
+            return x, st
 
 
 @nb.njit(cache=True, inline="always")
-def exponential(state):
-    """Exponential(1) by the 256-layer ziggurat; the tail beyond R is R + Exponential(1)."""
+def _exponential_rest(st, u, i):
+    """Finish an exponential ziggurat attempt that missed layer i's sure part: ``(accepted, x,
+    new state)``; see :func:`_normal_rest`."""
+    if i == 0:  # the tail beyond R is R + Exponential(1)
+        v, st = uniform(st)
+        return True, EXP_R - math.log(v), st
+    x = u * _ZE[i]
+    f0 = math.exp(x - _ZE[i])
+    f1 = math.exp(x - _ZE[i + 1])
+    v, st = uniform(st)
+    return f1 + v * (f0 - f1) < 1.0, x, st
+
+
+@nb.njit(cache=True)
+def exponential(st):
+    """Exponential(1) by the 256-layer ziggurat: ``(x, new state)``."""
     while True:
-        bits = next_u64(state)
+        bits, st = next_u64(st)
         i = np.int64(bits & np.uint64(255))
-        u = ((bits >> np.uint64(11)) + 0.5) * _U53
+        u = _unit(bits)
         if u < _ZE_RATIO[i]:
-            return u * _ZE[i]
-        if i == 0:
-            return EXP_R - math.log(uniform(state))
-        x = u * _ZE[i]
-        f0 = math.exp(x - _ZE[i])
-        f1 = math.exp(x - _ZE[i + 1])
-        if f1 + uniform(state) * (f0 - f1) < 1.0:
-            return x
+            return u * _ZE[i], st
+        ok, x, st = _exponential_rest(st, u, i)
+        if ok:
+            return x, st
 
 
 @nb.njit(cache=True, inline="always")
@@ -149,33 +182,138 @@ def gamma_constants(shape):
 
 
 @nb.njit(cache=True, inline="always")
-def gamma_prepared(state, shape, d, c):
-    """Gamma(shape, 1) with :func:`gamma_constants` computed once for the shape, as a simulation
-    draws the same shapes millions of times (the square root and division are a third of a draw)."""
-    if shape == 1.0:
-        return exponential(state)
-    boost = 1.0
-    if shape < 1.0:
-        boost = uniform(state) ** (1.0 / shape)
-    while True:
-        x = normal(state)
-        v = 1.0 + c * x
-        if v <= 0.0:
-            continue
-        v = v * v * v
-        u = uniform(state)
-        x2 = x * x
-        if u < 1.0 - 0.0331 * x2 * x2:  # cheap squeeze, accepts ~98 %
-            return d * v * boost
-        if math.log(u) < 0.5 * x2 + d * (1.0 - v + math.log(v)):
-            return d * v * boost
+def _gamma_squeeze(d, c):
+    """Constants (k2, k4) of the squeeze of :func:`_gamma_sure`."""
+    return 0.5 * (1.0 - 9.0 * d * c * c), 1.5 * d * c * c * c * c
 
 
 @nb.njit(cache=True, inline="always")
-def gamma(state, shape):
-    """Gamma(shape, 1) by Marsaglia and Tsang (2000); shape < 1 via Gamma(shape + 1) * U**(1/shape).
+def _gamma_sure(x, u, c, k2, k4):
+    """Squeezes for Marsaglia-Tsang's test ``log(u) < x^2/2 + d (1 - v + log v)``, v = (1 + cx)^3:
+    True only where that test accepts (1 + cx > 0 is checked here). Two of them:
 
-    Shape 1 (an equal split of ten lists at concentration 10, say) is the exponential.
+    - theirs, u < 1 - 0.0331 x^4, which fails for about a tenth of attempts (E x^4 = 3);
+    - ours, for |y| <= 1/2 with y = cx: log(1 + y) >= y - y^2/2 + y^3/3 - y^4/2 and
+      log(u) <= u - 1, so the test accepts when u - 1 < k2 x^2 - k4 x^4 (k2 = (1 - 9dc^2)/2, which
+      is 0 up to rounding, and k4 = 3dc^4/2: about -x^4 / (54 d)). It fails for about 3 / (54 d)
+      of attempts, so hardly ever for the large shapes that polls give.
     """
+    x2 = x * x
+    ours = abs(c * x) <= 0.5 and u - 1.0 < k2 * x2 - k4 * x2 * x2
+    return ours or (1.0 + c * x > 0.0 and u < 1.0 - 0.0331 * x2 * x2)
+
+
+@nb.njit(cache=True, inline="always")
+def _gamma_accept(x, u, d, c):
+    """Marsaglia-Tsang's test of the attempt (x normal with 1 + cx > 0, u uniform): ``(accepted,
+    d * v)``; the squeeze of :func:`_gamma_sure` first, the exact log test only when it fails."""
+    v = 1.0 + c * x
+    v = v * v * v
+    k2, k4 = _gamma_squeeze(d, c)
+    ok = _gamma_sure(x, u, c, k2, k4) or math.log(u) < 0.5 * x * x + d * (1.0 - v + math.log(v))
+    return ok, d * v
+
+
+@nb.njit(cache=True)
+def gamma_prepared(st, shape, d, c):
+    """Gamma(shape, 1) with :func:`gamma_constants` computed once for the shape, as a simulation
+    draws the same shapes millions of times: ``(g, new state)``."""
+    if shape == 1.0:
+        return exponential(st)
+    boost = 1.0
+    if shape < 1.0:
+        b, st = uniform(st)
+        boost = b ** (1.0 / shape)
+    while True:
+        x, st = normal(st)
+        if 1.0 + c * x <= 0.0:
+            continue
+        u, st = uniform(st)
+        ok, g = _gamma_accept(x, u, d, c)
+        if ok:
+            return g * boost, st
+
+
+@nb.njit(cache=True, inline="always")
+def gamma(st, shape):
+    """Gamma(shape, 1) by Marsaglia and Tsang (2000); shape < 1 via Gamma(shape + 1) * U**(1/shape).
+    Shape 1 (an equal split of ten lists at concentration 10, say) is the exponential.
+    Returns ``(g, new state)``."""
     d, c = gamma_constants(shape)
-    return gamma_prepared(state, shape, d, c)
+    return gamma_prepared(st, shape, d, c)
+
+
+@nb.njit(cache=True, error_model="numpy")
+def fill_gamma(st, shape, d, c, out, n, pending, keep_a, keep_b):
+    """Fill out[0:n] with Gamma(shape, 1) draws (constants from :func:`gamma_constants`); returns
+    the new state. ``pending`` (int64), ``keep_a`` and ``keep_b`` (float64) are scratch, n long.
+
+    Same samplers as :func:`gamma_prepared`, in two passes so that the common path has no calls
+    and keeps the state in registers: the first pass makes every draw's first attempt and accepts
+    it when the sure tests pass (about 99 % for the exponential and for large shapes); the second
+    finishes the other attempts exactly where the scalar sampler would (the ziggurat's wedge or
+    tail, the gamma's log test) and starts afresh only when the attempt is rejected, so every draw
+    has exactly the sampler's distribution. Shapes below 1 take the scalar sampler.
+    """
+    if shape < 1.0:
+        for j in range(n):
+            out[j], st = gamma_prepared(st, shape, d, c)
+        return st
+    waiting = 0
+    if shape == 1.0:  # the exponential
+        for j in range(n):
+            bits, st = next_u64(st)
+            i = np.int64(bits & np.uint64(255))
+            u = _unit(bits)
+            out[j] = u * _ZE[i]
+            miss = u >= _ZE_RATIO[i]
+            pending[j] = i if miss else -1
+            keep_a[j] = u
+            waiting += miss
+        if waiting:
+            for j in range(n):
+                if pending[j] >= 0:
+                    ok, x, st = _exponential_rest(st, keep_a[j], pending[j])
+                    if not ok:  # rejected: a fresh draw
+                        x, st = exponential(st)
+                    out[j] = x
+        return st
+    k2, k4 = _gamma_squeeze(d, c)
+    for j in range(n):
+        bits, st = next_u64(st)
+        i = np.int64(bits & np.uint64(127))
+        u = 2.0 * _unit(bits) - 1.0
+        x = u * _ZN[i]
+        sure = abs(u) < _ZN_RATIO[i]  # the normal is x; otherwise its attempt continues later
+        v = 1.0 + c * x
+        bits, st = next_u64(st)
+        w = _unit(bits)
+        ok = sure and _gamma_sure(x, w, c, k2, k4)
+        out[j] = d * (v * v * v)
+        # pending: -1 done; 0..127 the normal's layer (continue the normal); 128 continue the gamma
+        pending[j] = -1 if ok else (128 if sure else i)
+        keep_a[j] = u if not sure else x
+        keep_b[j] = w
+        waiting += not ok
+    if waiting:
+        for j in range(n):
+            p = pending[j]
+            if p < 0:
+                continue
+            ok = False
+            g = 0.0
+            x = keep_a[j]
+            if p == 128:  # the normal was sure: finish the gamma test with its own uniform
+                if 1.0 + c * x > 0.0:
+                    ok, g = _gamma_accept(x, keep_b[j], d, c)
+            else:  # finish the normal; the uniform drawn beside it was never used, draw a new one
+                ok, x, st = _normal_rest(st, x, p)
+                if ok and 1.0 + c * x > 0.0:
+                    u, st = uniform(st)
+                    ok, g = _gamma_accept(x, u, d, c)
+                else:
+                    ok = False
+            if not ok:  # the attempt was rejected: a fresh draw
+                g, st = gamma_prepared(st, shape, d, c)
+            out[j] = g
+    return st

@@ -18,7 +18,9 @@ from simulator.config import load_config
 from simulator.engine import Engine, simulate
 from simulator.errors import ConfigError, InputError
 from simulator.polls import build_poll_model, expected_shares
-from simulator.streams import chunk_states, exponential, gamma, normal
+from simulator.streams import (
+    chunk_states, exponential, fill_gamma, gamma, gamma_constants, normal, stream_state,
+)
 
 SMALL = """
 [election]
@@ -52,16 +54,26 @@ members = ["b", "c"]
 
 
 @nb.njit
-def _draws(kind, state, n, shape=1.0):
-    """n draws from one stream: kind 0 gamma(shape), 1 normal, 2 exponential."""
+def _draws(kind, words, n, shape=1.0):
+    """n draws from one stream: kind 0 gamma(shape), 1 normal, 2 exponential, 3 gamma(shape) by
+    blocks of 100 with fill_gamma (the engine's way)."""
+    st = stream_state(words)
     out = np.empty(n)
+    if kind == 3:
+        d, c = gamma_constants(shape)
+        pending = np.empty(100, np.int64)
+        keep_a = np.empty(100)
+        keep_b = np.empty(100)
+        for j in range(0, n, 100):
+            st = fill_gamma(st, shape, d, c, out[j:], min(100, n - j), pending, keep_a, keep_b)
+        return out
     for i in range(n):
         if kind == 0:
-            out[i] = gamma(state, shape)
+            out[i], st = gamma(st, shape)
         elif kind == 1:
-            out[i] = normal(state)
+            out[i], st = normal(st)
         else:
-            out[i] = exponential(state)
+            out[i], st = exponential(st)
     return out
 
 
@@ -85,9 +97,10 @@ def test_ziggurat_normal_has_the_normal_distribution():
     assert abs(np.mean(x**4) - 3) < 4 * math.sqrt(96 / n)  # kurtosis: Var(x^4) = 105 - 9
 
 
-def test_ziggurat_exponential_has_the_exponential_distribution():
+@pytest.mark.parametrize("kind", [2, 3], ids=["scalar", "fill"])
+def test_ziggurat_exponential_has_the_exponential_distribution(kind):
     n = 2_000_000
-    x = _draws(2, chunk_states(9, 0, 1)[0].copy(), n)
+    x = _draws(kind, chunk_states(9, 0, 1)[0].copy(), n)
     assert x.min() > 0
     points = [0.01, 0.1, 0.5, 1.0, 2.0, 4.0, 7.0, 7.5, 8.0, 9.0]  # the tail starts at R = 7.70
     _check_cdf(x, lambda p: 1 - math.exp(-p), points)
@@ -95,10 +108,21 @@ def test_ziggurat_exponential_has_the_exponential_distribution():
     assert abs(x.var() - 1) < 4 * math.sqrt(8 / n)  # Var of (x-1)^2 for Exp(1) is 9 - 1
 
 
+@pytest.mark.parametrize("kind", [0, 3], ids=["scalar", "fill"])
+def test_gamma_sampler_has_the_gamma_distribution(kind):
+    """Gamma(3), whose CDF is 1 - exp(-x) (1 + x + x^2/2): points from the far left tail, where
+    the normal's wedges and tail and the log test decide, to the far right."""
+    n = 2_000_000
+    x = _draws(kind, chunk_states(6, 0, 1)[0].copy(), n, 3.0)
+    points = [0.05, 0.2, 0.5, 1.0, 1.7, 2.5, 3.0, 4.0, 6.0, 9.0, 13.0]
+    _check_cdf(x, lambda p: 1 - math.exp(-p) * (1 + p + p * p / 2), points)
+
+
+@pytest.mark.parametrize("kind", [0, 3], ids=["scalar", "fill"])
 @pytest.mark.parametrize("shape", [0.3, 1.0, 2.5, 1500.0])
-def test_gamma_sampler_mean_and_variance(shape):
+def test_gamma_sampler_mean_and_variance(shape, kind):
     n = 200_000
-    x = _draws(0, chunk_states(5, 0, 1)[0].copy(), n, shape)
+    x = _draws(kind, chunk_states(5, 0, 1)[0].copy(), n, shape)
     # Gamma(k): mean k, variance k; the sample variance's SE uses the 4th central moment 3k^2 + 6k.
     assert abs(x.mean() - shape) < 4 * np.sqrt(shape / n)
     assert abs(x.var() - shape) < 4 * np.sqrt((3 * shape**2 + 6 * shape - shape**2) / n)

@@ -11,11 +11,13 @@ and every list's votes are scaled by ``cnum`` (minority lists below their thresh
 for integer vote counts (up to about 1e11 at 1,000 seats) every comparison is exact in float64.
 
 Batches of the divisor methods with up to ``BLOCK_MAX_LISTS`` lists go through
-:func:`allocate_block`, which works on ``BLOCK`` rows at once, lists outer and rows inner, so that
-the compiler vectorises across rows (four elections per AVX2 instruction): weigh, jump-start, one
-vectorised correction step covering one or two seats, and out. Any row it cannot settle with certainty (a quotient too close to a boundary or to another
-quotient, nobody over the threshold, three or more seats to correct) is handed to the row kernel
-:func:`allocate_row`, which is exact. Row by row, the result is the same either way.
+:func:`allocate_block_t`, which works on ``BLOCK`` elections at once laid out lists x elections
+(:func:`allocate_block` turns rows into that layout and back; the engine draws straight into it),
+so that the compiler vectorises across elections (four per AVX2 instruction): weigh, jump-start,
+one vectorised correction step covering one or two seats. Any election it cannot settle with
+certainty (a quotient too close to a boundary or to another quotient, nobody over the threshold,
+three or more seats to correct) is handed to the row kernel :func:`allocate_row`, which is exact.
+Election by election, the result is the same either way.
 """
 
 from __future__ import annotations
@@ -282,22 +284,23 @@ def _allocate_row_call(votes, base, seats, method, thresholds, minority, exempt,
 
 @nb.njit(cache=True)
 def block_work(n):
-    """Scratch arrays for :func:`allocate_block` with ``n`` lists (allocate once, reuse per block)."""
-    mats = (np.empty((n, BLOCK)), np.empty((n, BLOCK)), np.empty((n, BLOCK)))
+    """Scratch arrays for :func:`allocate_block_t` with ``n`` lists (allocate once, reuse per block):
+    ``(src, w, sb)`` (lists x ``BLOCK``: votes in, weights, seats out), per-row vectors, and row
+    buffers for the row kernel."""
+    mats = (np.zeros((n, BLOCK)), np.empty((n, BLOCK)), np.empty((n, BLOCK)))
     vecs = (np.empty(BLOCK), np.empty(BLOCK), np.empty(BLOCK), np.empty(BLOCK), np.empty(BLOCK),
-            np.empty(BLOCK), np.empty(BLOCK), np.empty(BLOCK), np.empty(BLOCK), np.empty(BLOCK))
-    return mats, vecs, np.empty(n), np.empty(n), np.empty(2 * n, np.int64)
+            np.empty(BLOCK), np.empty(BLOCK), np.empty(BLOCK), np.empty(BLOCK), np.empty(BLOCK),
+            np.empty(BLOCK), np.empty(BLOCK))
+    rows = (np.empty(n), np.empty(n), np.empty(2 * n, np.int64), np.empty(n), np.empty(n, np.int32))
+    return mats, vecs, rows
 
 
 @nb.njit(**_FAST)
-def _block_weigh(votes, bases, r0, nr, thresholds, fex, cden, w, bt, tot, mt, mq):
+def _block_weigh(src, bt, nr, thresholds, fex, cden, w, tot, mt, mq):
     """Weights w[i, r] of the lists taking part (0 for the others), their total, their count, and
-    the count of lists over their threshold, for rows r0 .. r0+nr-1 (transposed into w)."""
-    n = votes.shape[1]
-    for r in range(nr):  # index votes[r0 + r, i] directly: a row view would cost a refcount
-        for i in range(n):
-            w[i, r] = votes[r0 + r, i]
-        bt[r] = bases[r0 + r]
+    the count of lists over their threshold, for the first nr columns of ``src`` (votes)."""
+    n = src.shape[0]
+    for r in range(nr):
         tot[r] = 0.0
         mt[r] = 0.0
         mq[r] = 0.0
@@ -305,7 +308,7 @@ def _block_weigh(votes, bases, r0, nr, thresholds, fex, cden, w, bt, tot, mt, mq
         t = thresholds[i]
         fe = fex[i]  # weight factor below the threshold: cnum for exempt minority lists, else 0
         for r in range(nr):  # float arithmetic only: vectorises across rows
-            v = w[i, r]
+            v = src[i, r]
             qf = 1.0 if v * 100.0 >= t * bt[r] else 0.0
             x = v * (fe + qf * (cden - fe))
             pf = 1.0 if x > 0.0 else 0.0
@@ -353,55 +356,46 @@ def _fdiv(method, k):
 
 
 @nb.njit(**_FAST)
-def _block_step(w, sb, nr, seats, method, held, kk, k1, k2, k3, off):
+def _block_step(w, sb, nr, seats, method, held, k1, k2, k3, i1, i2, off):
     """One vectorised correction step: for rows short of seats, the best, second and third next
-    quotients; for rows over, the same for the negated last held quotients (the worst held first).
-    kk[i, r] keeps each list's key so that the winners can be found by equality."""
+    quotients (k1, k2, k3) and the lists of the first two (i1, i2, as floats); for rows over, the
+    same for the negated last held quotients (the worst held first). A key equal to k1 or k2 makes
+    k2 == k1 or k3 == k2, which sends the row to the exact kernel, so ties need no index rule."""
     n = w.shape[0]
     for r in range(nr):
         off[r] = 0.0 if held[r] < seats else -1.0  # divisor index: s (add a seat) or s-1 (drop one)
         k1[r] = -np.inf
         k2[r] = -np.inf
         k3[r] = -np.inf
+        i1[r] = 0.0
+        i2[r] = 0.0
     for i in range(n):
+        fi = float(i)
         for r in range(nr):
             k = sb[i, r] + off[r]
             q = w[i, r] / _fdiv(method, k)
             key = (q if off[r] == 0.0 else -q) if k >= 0.0 else -np.inf
-            kk[i, r] = key
             a = k1[r]
             b = k2[r]
             c = k3[r]
+            ia = i1[r]
+            i2[r] = ia if key > a else (fi if key > b else i2[r])
+            i1[r] = fi if key > a else ia
             k3[r] = max(min(b, key), c) + 0.0  # "+ 0.0": no masked store (slow on AMD)
             k2[r] = max(min(a, key), b)
             k1[r] = max(key, a)
 
 
 @nb.njit(**_FAST)
-def _block_find(kk, nr, k1, k2, bi, si):
-    """Indices (as floats) of the lists holding the best and the second key of each row."""
-    n = kk.shape[0]
-    for r in range(nr):
-        bi[r] = 0.0
-        si[r] = 0.0
-    for i in range(n):
-        fi = float(i)
-        for r in range(nr):
-            key = kk[i, r]
-            bi[r] = fi if key == k1[r] else bi[r]
-            si[r] = fi if key == k2[r] else si[r]
-
-
-@nb.njit(**_FAST)
-def _block_settle(w, sb, nr, seats, method, held, bad, mq, k1, k2, k3, bi, si):
-    """Turn the step into seat changes: bi[r] and si[r] become the change (+1, -1 or 0) for the
-    best and the second list (their indices move to k1 and k2); bad[r] > 0 marks rows for the
-    exact row kernel (a tie, three or more seats to correct, or nobody over the threshold)."""
+def _block_settle(w, sb, nr, seats, method, held, bad, mq, k1, k2, k3, i1, i2):
+    """Turn the step into seat changes: k1[r] and k2[r] become the change (+1, -1 or 0) for the
+    best and the second list (i1, i2); bad[r] > 0 marks rows for the exact row kernel (a tie, three
+    or more seats to correct, or nobody over the threshold)."""
     for r in range(nr):
         need = seats - held[r]
         an = abs(need)
         step = 1.0 if need > 0.0 else -1.0
-        b = bi[r]
+        b = i1[r]
         fail = an > 2.0 or mq[r] == 0.0 or (an > 0.0 and k2[r] == k1[r]) or (an == 2.0 and k3[r] == k2[r])
         db = step if an > 0.0 else 0.0
         ds = 0.0
@@ -418,25 +412,23 @@ def _block_settle(w, sb, nr, seats, method, held, bad, mq, k1, k2, k3, bi, si):
             else:
                 ds = step
         bad[r] += 1.0 if fail else 0.0
-        k1[r] = b
-        k2[r] = si[r]
-        bi[r] = db
-        si[r] = ds
+        k1[r] = db
+        k2[r] = ds
 
 
 @nb.njit(**_FAST)
-def allocate_block(votes, bases, r0, nr, seats, method, thresholds, minority, exempt, cnum, cden,
-                   fex, work, out):
-    """Allocate rows r0 .. r0+nr-1 (nr <= BLOCK) of ``votes`` into the same rows of ``out`` with a
-    divisor method, vectorised across rows; ``work`` from :func:`block_work`, ``fex`` the weight
-    factor of each list below its threshold (cnum for exempt minority lists, else 0)."""
-    n = votes.shape[1]
-    mats, vecs, weights, scratch, takers = work
-    w, sb, kk = mats
-    bt, tot, mt, mq, held, bad, k1, k2, k3, off = vecs
-    bi = bt  # reused once the weights are done
-    si = mt
-    _block_weigh(votes, bases, r0, nr, thresholds, fex, cden, w, bt, tot, mt, mq)
+def allocate_block_t(src, bt, nr, seats, method, thresholds, minority, exempt, cnum, cden, fex,
+                     work):
+    """Allocate the elections in the first nr columns of ``src`` (lists x ``BLOCK``, one election
+    per column; threshold bases ``bt``) with a divisor method, vectorised across elections. The
+    seats (as floats) are left in ``work[0][2]``, also lists x ``BLOCK``. ``work`` from
+    :func:`block_work`, ``fex`` from :func:`below_threshold_factor`."""
+    n = src.shape[0]
+    mats, vecs, rows = work
+    w, sb = mats[1], mats[2]
+    tot, mt, mq, held, bad, k1, k2, k3, i1, i2, off = vecs[1:]
+    weights, scratch, takers, rowv, rowo = rows
+    _block_weigh(src, bt, nr, thresholds, fex, cden, w, tot, mt, mq)
     _block_jump(w, nr, seats, method, tot, mt, sb, held, bad)
     stepped = False
     for r in range(nr):
@@ -444,22 +436,40 @@ def allocate_block(votes, bases, r0, nr, seats, method, thresholds, minority, ex
             stepped = True
             break
     if stepped:
-        _block_step(w, sb, nr, seats, method, held, kk, k1, k2, k3, off)
-        _block_find(kk, nr, k1, k2, bi, si)
-        _block_settle(w, sb, nr, seats, method, held, bad, mq, k1, k2, k3, bi, si)
-        for r in range(nr):  # apply the changes: k1/k2 hold the lists, bi/si the changes (maybe 0)
-            sb[int(k1[r]), r] += bi[r]
-            sb[int(k2[r]), r] += si[r]
+        _block_step(w, sb, nr, seats, method, held, k1, k2, k3, i1, i2, off)
+        _block_settle(w, sb, nr, seats, method, held, bad, mq, k1, k2, k3, i1, i2)
+        for r in range(nr):  # apply the changes (maybe 0) to the best and the second list
+            sb[int(i1[r]), r] += k1[r]
+            sb[int(i2[r]), r] += k2[r]
     else:
         for r in range(nr):
             bad[r] += 1.0 if mq[r] == 0.0 else 0.0
     for r in range(nr):
+        if bad[r] != 0.0:
+            for i in range(n):
+                rowv[i] = src[i, r]
+            _allocate_row_call(rowv, bt[r], seats, method, thresholds, minority, exempt, cnum, cden,
+                               weights, takers, scratch, rowo)
+            for i in range(n):
+                sb[i, r] = rowo[i]
+
+
+@nb.njit(**_FAST)
+def allocate_block(votes, bases, r0, nr, seats, method, thresholds, minority, exempt, cnum, cden,
+                   fex, work, out):
+    """Allocate rows r0 .. r0+nr-1 (nr <= BLOCK) of ``votes`` into the same rows of ``out`` with a
+    divisor method: :func:`allocate_block_t` on the rows turned into columns."""
+    n = votes.shape[1]
+    src, sb = work[0][0], work[0][2]
+    bt = work[1][0]
+    for r in range(nr):  # index votes[r0 + r, i] directly: a row view would cost a refcount
+        for i in range(n):
+            src[i, r] = votes[r0 + r, i]
+        bt[r] = bases[r0 + r]
+    allocate_block_t(src, bt, nr, seats, method, thresholds, minority, exempt, cnum, cden, fex, work)
+    for r in range(nr):
         for i in range(n):
             out[r0 + r, i] = np.int32(sb[i, r])
-    for r in range(nr):
-        if bad[r] != 0.0:
-            _allocate_row_call(votes[r0 + r], bases[r0 + r], seats, method, thresholds, minority,
-                               exempt, cnum, cden, weights, takers, scratch, out[r0 + r])
 
 
 @nb.njit(cache=True)
