@@ -285,9 +285,9 @@ def _allocate_row_call(votes, base, seats, method, thresholds, minority, exempt,
 @nb.njit(cache=True)
 def block_work(n):
     """Scratch arrays for :func:`allocate_block_t` with ``n`` lists (allocate once, reuse per block):
-    ``(src, w, sb)`` (lists x ``BLOCK``: votes in, weights, seats out), per-row vectors, and row
-    buffers for the row kernel."""
-    mats = (np.zeros((n, BLOCK)), np.empty((n, BLOCK)), np.empty((n, BLOCK)))
+    ``(src, w, sb, kk)`` (lists x ``BLOCK``: votes in, weights, seats out, step keys), per-row
+    vectors, and row buffers for the row kernel."""
+    mats = (np.zeros((n, BLOCK)), np.empty((n, BLOCK)), np.empty((n, BLOCK)), np.empty((n, BLOCK)))
     vecs = (np.empty(BLOCK), np.empty(BLOCK), np.empty(BLOCK), np.empty(BLOCK), np.empty(BLOCK),
             np.empty(BLOCK), np.empty(BLOCK), np.empty(BLOCK), np.empty(BLOCK), np.empty(BLOCK),
             np.empty(BLOCK), np.empty(BLOCK))
@@ -356,64 +356,73 @@ def _fdiv(method, k):
 
 
 @nb.njit(**_FAST)
-def _block_step(w, sb, nr, seats, method, held, k1, k2, k3, i1, i2, off):
+def _block_step(w, sb, nr, seats, method, held, kk, k1, k2, k3, off):
     """One vectorised correction step: for rows short of seats, the best, second and third next
-    quotients (k1, k2, k3) and the lists of the first two (i1, i2, as floats); for rows over, the
-    same for the negated last held quotients (the worst held first). A key equal to k1 or k2 makes
-    k2 == k1 or k3 == k2, which sends the row to the exact kernel, so ties need no index rule."""
+    quotients; for rows over, the same for the negated last held quotients (the worst held first).
+    kk[i, r] keeps each list's key so that the winners can be found by equality (measured: twice
+    as fast as carrying the winners' indices through the step)."""
     n = w.shape[0]
     for r in range(nr):
         off[r] = 0.0 if held[r] < seats else -1.0  # divisor index: s (add a seat) or s-1 (drop one)
         k1[r] = -np.inf
         k2[r] = -np.inf
         k3[r] = -np.inf
-        i1[r] = 0.0
-        i2[r] = 0.0
     for i in range(n):
-        fi = float(i)
         for r in range(nr):
             k = sb[i, r] + off[r]
             q = w[i, r] / _fdiv(method, k)
             key = (q if off[r] == 0.0 else -q) if k >= 0.0 else -np.inf
+            kk[i, r] = key
             a = k1[r]
             b = k2[r]
             c = k3[r]
-            ia = i1[r]
-            i2[r] = ia if key > a else (fi if key > b else i2[r])
-            i1[r] = fi if key > a else ia
             k3[r] = max(min(b, key), c) + 0.0  # "+ 0.0": no masked store (slow on AMD)
             k2[r] = max(min(a, key), b)
             k1[r] = max(key, a)
 
 
 @nb.njit(**_FAST)
+def _block_find(kk, nr, k1, k2, i1, i2):
+    """Indices (as floats) of the lists holding the best and the second key of each row. Equal
+    keys send the row to the exact kernel (k2 == k1 or k3 == k2), so which one is found is moot."""
+    n = kk.shape[0]
+    for r in range(nr):
+        i1[r] = 0.0
+        i2[r] = 0.0
+    for i in range(n):
+        fi = float(i)
+        for r in range(nr):
+            key = kk[i, r]
+            i1[r] = fi if key == k1[r] else i1[r]
+            i2[r] = fi if key == k2[r] else i2[r]
+
+
+@nb.njit(**_FAST)
 def _block_settle(w, sb, nr, seats, method, held, bad, mq, k1, k2, k3, i1, i2):
-    """Turn the step into seat changes: k1[r] and k2[r] become the change (+1, -1 or 0) for the
-    best and the second list (i1, i2); bad[r] > 0 marks rows for the exact row kernel (a tie, three
-    or more seats to correct, or nobody over the threshold)."""
+    """Turn the step into seat changes and make them: one or two seats to the best list (i1) or
+    one to it and one to the second (i2), or the same taken away. bad[r] > 0 marks rows for the
+    exact row kernel (a tie, three or more seats to correct, or nobody over the threshold); their
+    changes are made too, and overwritten there. Bitwise ``|`` and ``&``: no branches."""
     for r in range(nr):
         need = seats - held[r]
         an = abs(need)
         step = 1.0 if need > 0.0 else -1.0
-        b = i1[r]
-        fail = an > 2.0 or mq[r] == 0.0 or (an > 0.0 and k2[r] == k1[r]) or (an == 2.0 and k3[r] == k2[r])
+        b = int(i1[r])
+        c2 = k2[r]
+        fail = (an > 2.0) | (mq[r] == 0.0) | ((an > 0.0) & (c2 == k1[r])) | ((an == 2.0) & (k3[r] == c2))
         db = step if an > 0.0 else 0.0
         ds = 0.0
-        if an == 2.0 and not fail:  # the second seat: best again (its following quotient) or the runner-up
-            s = sb[int(b), r]
+        if an == 2.0:  # the second seat: best again (its following quotient) or the runner-up
+            s = sb[b, r]
             k = s + 1.0 if need > 0.0 else s - 2.0
-            again = -np.inf
-            if k >= 0.0:
-                q = w[int(b), r] / _fdiv(method, k)
-                again = q if need > 0.0 else -q
-            fail = again == k2[r]
-            if again > k2[r]:
-                db = 2.0 * step
-            else:
-                ds = step
+            q = w[b, r] / _fdiv(method, k)
+            again = (q if need > 0.0 else -q) if k >= 0.0 else -np.inf
+            fail |= again == c2
+            db = 2.0 * step if again > c2 else step
+            ds = 0.0 if again > c2 else step
         bad[r] += 1.0 if fail else 0.0
-        k1[r] = db
-        k2[r] = ds
+        sb[b, r] += db
+        sb[int(i2[r]), r] += ds
 
 
 @nb.njit(**_FAST)
@@ -425,7 +434,7 @@ def allocate_block_t(src, bt, nr, seats, method, thresholds, minority, exempt, c
     :func:`block_work`, ``fex`` from :func:`below_threshold_factor`."""
     n = src.shape[0]
     mats, vecs, rows = work
-    w, sb = mats[1], mats[2]
+    w, sb, kk = mats[1], mats[2], mats[3]
     tot, mt, mq, held, bad, k1, k2, k3, i1, i2, off = vecs[1:]
     weights, scratch, takers, rowv, rowo = rows
     _block_weigh(src, bt, nr, thresholds, fex, cden, w, tot, mt, mq)
@@ -436,11 +445,9 @@ def allocate_block_t(src, bt, nr, seats, method, thresholds, minority, exempt, c
             stepped = True
             break
     if stepped:
-        _block_step(w, sb, nr, seats, method, held, k1, k2, k3, i1, i2, off)
+        _block_step(w, sb, nr, seats, method, held, kk, k1, k2, k3, off)
+        _block_find(kk, nr, k1, k2, i1, i2)
         _block_settle(w, sb, nr, seats, method, held, bad, mq, k1, k2, k3, i1, i2)
-        for r in range(nr):  # apply the changes (maybe 0) to the best and the second list
-            sb[int(i1[r]), r] += k1[r]
-            sb[int(i2[r]), r] += k2[r]
     else:
         for r in range(nr):
             bad[r] += 1.0 if mq[r] == 0.0 else 0.0
