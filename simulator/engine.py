@@ -38,6 +38,7 @@ from .streams import (
 from .tally import MAX_RUNS, SHARE_UNIT, Tally
 
 _UNITS_PER_SHARE = 1.0 / SHARE_UNIT
+_TINY = 1e-280  # a Dirichlet's gammas summing below this are rescaled first (see _rescue)
 WAVE_CHUNKS = 32  # chunks per compiled call: enough to keep every core busy, fixed for determinism
 
 
@@ -97,6 +98,7 @@ def _simulate_chunk(words, runs, alpha, cum_probs, gd, gc, named_idx, named_buck
     keep_b = np.empty(BLOCK)
     inv = np.empty(BLOCK)
     cs = np.empty(BLOCK)
+    prow = np.zeros(BLOCK, np.int64)  # each run's poll (row of alpha)
     recording = record_seats.shape[0] > 0
     for start in range(0, runs, BLOCK):
         nr = min(BLOCK, runs - start)
@@ -110,6 +112,7 @@ def _simulate_chunk(words, runs, alpha, cum_probs, gd, gc, named_idx, named_buck
                 row = 0
                 while row < cum_probs.shape[0] - 1 and cum_probs[row] <= u:
                     row += 1
+                prow[r] = row
                 for k in range(n_buckets):
                     gb[k, r], st = gamma_prepared(st, alpha[row, k], gd[row, k], gc[row, k])
         for j in range(n_split):
@@ -123,6 +126,8 @@ def _simulate_chunk(words, runs, alpha, cum_probs, gd, gc, named_idx, named_buck
             for r in range(nr):
                 inv[r] += gb[k, r]
         for r in range(nr):
+            if inv[r] < _TINY:  # only with tiny shapes: see _rescue
+                inv[r], st = _rescue(st, gb, r, alpha[prow[r]])
             inv[r] = 1.0 / inv[r]
         for i in range(n_named):
             k = named_bucket[i]
@@ -133,6 +138,8 @@ def _simulate_chunk(words, runs, alpha, cum_probs, gd, gc, named_idx, named_buck
                 for r in range(nr):
                     cs[r] += gs[j, r]
             for r in range(nr):
+                if cs[r] < _TINY:
+                    cs[r], st = _rescue(st, gs, r, split_shape)
                 cs[r] = gb[others_bucket, r] * inv[r] / cs[r]
             for j in range(n_split):
                 for r in range(nr):
@@ -159,6 +166,33 @@ def _simulate_chunk(words, runs, alpha, cum_probs, gd, gc, named_idx, named_buck
         maj[i] = np.sum(counts[i, majority:])
     for k in range(n_coal):
         coal_maj[k] = np.sum(ccounts[k, majority:])
+
+
+@nb.njit(cache=True)
+def _rescue(st, g, r, shapes):
+    """Gammas g[:, r] of one Dirichlet draw whose total came out below ``_TINY``, which happens
+    only when all its shapes are tiny (below about 0.01): rescaled by 2**600 (exactly) so that
+    dividing by the total cannot overflow, or, when every gamma underflowed to 0, replaced by the
+    Dirichlet's limit as its shapes shrink in proportion: all of the mass on one part, part k
+    with probability shapes[k] / sum(shapes). Returns ``(new total, new state)``."""
+    total = 0.0
+    for k in range(shapes.shape[0]):
+        total += g[k, r]
+    if total > 0.0:
+        total = 0.0
+        for k in range(shapes.shape[0]):
+            g[k, r] *= 2.0 ** 600
+            total += g[k, r]
+        return total, st
+    u, st = uniform(st)
+    u *= np.sum(shapes)
+    k = 0
+    acc = shapes[0]
+    while k < shapes.shape[0] - 1 and acc <= u:
+        k += 1
+        acc += shapes[k]
+    g[k, r] = 1.0
+    return 1.0, st
 
 
 @nb.njit(cache=True, error_model="numpy")

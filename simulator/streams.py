@@ -86,7 +86,10 @@ def next_u64(st):
 
     The state is a tuple of four uint64 that every sampler takes and returns, so compiled loops
     keep it in registers (a state array would go through memory at every draw)."""
-    s0, s1, s2, s3 = st
+    s0 = np.uint64(st[0])  # no-ops for a uint64 tuple; a tuple made in Python holds int64
+    s1 = np.uint64(st[1])
+    s2 = np.uint64(st[2])
+    s3 = np.uint64(st[3])
     result = _rotl(s1 * np.uint64(5), 7) * np.uint64(9)
     t = s1 << np.uint64(17)
     s2 ^= s0

@@ -228,6 +228,37 @@ def test_others_whole_wins_no_seats_split_can(write_config):
     assert rs.parties["d"].mean_seats > 0.0  # d alone is "others" here and passes 5 % in some runs
 
 
+@pytest.mark.parametrize("mixture", [False, True])
+def test_tiny_dirichlet_shapes_give_finite_shares(write_config, mixture):
+    """Shapes so small that the gammas underflow (a tiny "others" concentration; a poll of almost
+    no weight with a tiny prior) once hung the engine on NaN shares. Now every run's shares are
+    finite and sum to 1, and such a Dirichlet puts (almost) all its mass on one part, part k with
+    probability alpha_k / sum(alpha)."""
+    text = SMALL.replace("c = 20\nd = 5\n", "others = 25\n").replace(
+        "[simulation]", "[model]\nothers_concentration = 0.0001\n[simulation]")
+    e = load_config(write_config(text, "o.toml"))
+    _, votes, seats = Engine(e).run_chunks(4, 0, np.full(2, 3000), record=True)
+    v = votes.reshape(-1, 4)
+    assert np.isfinite(v).all() and np.allclose(v.sum(axis=1), 1.0)
+    others = v[:, 2] + v[:, 3]
+    assert np.mean(np.maximum(v[:, 2], v[:, 3]) >= 0.999 * others) > 0.99
+    p_c = np.mean(v[:, 2] > v[:, 3])  # c and d have equal weights
+    assert abs(p_c - 0.5) < 4 * np.sqrt(0.25 / v.shape[0])
+    tiny = SMALL.replace("sample_size = 300", "sample_size = 0.001").replace(
+        "[simulation]", "[model]\nprior = 0.0001\n" + ('pooling = "mixture"\n' if mixture else "")
+        + "[simulation]")
+    e = load_config(write_config(tiny, "t.toml"))
+    _, votes, seats = Engine(e).run_chunks(5, 0, np.full(2, 3000), record=True)
+    v = votes.reshape(-1, 4)
+    assert np.isfinite(v).all() and np.allclose(v.sum(axis=1), 1.0)
+    alpha = build_poll_model(e).alpha[0]
+    winner = v.argmax(axis=1)
+    assert np.mean(v.max(axis=1) > 0.999) > 0.99
+    for k in range(4):
+        p = alpha[k] / alpha.sum()
+        assert abs(np.mean(winner == k) - p) < 4 * np.sqrt(p * (1 - p) / v.shape[0]) + 1e-9
+
+
 def test_mixture_is_wider_than_pooled_when_polls_disagree(write_config):
     text = SMALL + """
 [[poll]]
