@@ -25,8 +25,11 @@ def party_colors(election: Election) -> dict[str, str]:
 
 
 def _render(fig, fmt: str) -> bytes:
+    """The figure as PNG or SVG bytes; the same figure gives the same bytes (no date in the SVG,
+    and its element ids hashed with a fixed salt instead of a random one)."""
     buf = io.BytesIO()
-    fig.savefig(buf, format=fmt, dpi=110, metadata={"Date": None} if fmt == "svg" else None)
+    with matplotlib.rc_context({"svg.hashsalt": "electsim"}):
+        fig.savefig(buf, format=fmt, dpi=110, metadata={"Date": None} if fmt == "svg" else None)
     plt.close(fig)
     return buf.getvalue()
 

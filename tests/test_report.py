@@ -121,6 +121,15 @@ def test_charts_are_real_png_and_svg(files):
         assert b"<svg" in svg[:1000] and svg.rstrip().endswith(b"</svg>")
 
 
+def test_same_report_renders_to_the_same_bytes(belgrade_report, files):
+    """Regenerating a report from the same result changes no file (the SVGs' ids included), so
+    a committed report shows a diff only when its numbers move."""
+    again = render_report(belgrade_report)
+    assert set(again) == set(files)
+    for name, content in files.items():
+        assert again[name] == content, name
+
+
 def test_report_command_writes_every_file(tmp_path):
     out = tmp_path / "rep"
     result = runner.invoke(app, ["report", str(BELGRADE), "--runs", "20000", "--seed", "1", "--out", str(out)])
