@@ -115,6 +115,23 @@ def uniform(st):
 
 
 @nb.njit(cache=True, inline="always")
+def _normal_try(bits):
+    """A normal ziggurat attempt from 64 bits: the layer i (low 7 bits), u uniform on (-1, 1)
+    (top 53 bits), the candidate u * x_i, and whether it lies in the layer's sure part."""
+    i = np.int64(bits & np.uint64(127))
+    u = 2.0 * _unit(bits) - 1.0
+    return i, u, u * _ZN[i], abs(u) < _ZN_RATIO[i]
+
+
+@nb.njit(cache=True, inline="always")
+def _exponential_try(bits):
+    """An exponential ziggurat attempt from 64 bits: as :func:`_normal_try` (256 layers)."""
+    i = np.int64(bits & np.uint64(255))
+    u = _unit(bits)
+    return i, u, u * _ZE[i], u < _ZE_RATIO[i]
+
+
+@nb.njit(cache=True, inline="always")
 def _normal_rest(st, u, i):
     """Finish a normal ziggurat attempt that missed layer i's sure part (u uniform on (-1, 1)):
     the tail beyond R for the base layer, the wedge test for the others. Returns ``(accepted, x,
@@ -140,10 +157,9 @@ def normal(st):
     Returns ``(x, new state)``."""
     while True:
         bits, st = next_u64(st)
-        i = np.int64(bits & np.uint64(127))
-        u = 2.0 * _unit(bits) - 1.0
-        if abs(u) < _ZN_RATIO[i]:  # inside the layer's rectangle, under the curve for sure
-            return u * _ZN[i], st
+        i, u, x, sure = _normal_try(bits)
+        if sure:  # inside the layer's rectangle, under the curve for sure
+            return x, st
         ok, x, st = _normal_rest(st, u, i)
         if ok:
             return x, st
@@ -168,10 +184,9 @@ def exponential(st):
     """Exponential(1) by the 256-layer ziggurat: ``(x, new state)``."""
     while True:
         bits, st = next_u64(st)
-        i = np.int64(bits & np.uint64(255))
-        u = _unit(bits)
-        if u < _ZE_RATIO[i]:
-            return u * _ZE[i], st
+        i, u, x, sure = _exponential_try(bits)
+        if sure:
+            return x, st
         ok, x, st = _exponential_rest(st, u, i)
         if ok:
             return x, st
@@ -266,10 +281,8 @@ def fill_gamma(st, shape, d, c, out, n, pending, keep_a, keep_b):
     if shape == 1.0:  # the exponential
         for j in range(n):
             bits, st = next_u64(st)
-            i = np.int64(bits & np.uint64(255))
-            u = _unit(bits)
-            out[j] = u * _ZE[i]
-            miss = u >= _ZE_RATIO[i]
+            i, u, out[j], sure = _exponential_try(bits)
+            miss = not sure
             pending[j] = i if miss else -1
             keep_a[j] = u
             waiting += miss
@@ -284,10 +297,7 @@ def fill_gamma(st, shape, d, c, out, n, pending, keep_a, keep_b):
     k2, k4 = _gamma_squeeze(d, c)
     for j in range(n):
         bits, st = next_u64(st)
-        i = np.int64(bits & np.uint64(127))
-        u = 2.0 * _unit(bits) - 1.0
-        x = u * _ZN[i]
-        sure = abs(u) < _ZN_RATIO[i]  # the normal is x; otherwise its attempt continues later
+        i, u, x, sure = _normal_try(bits)  # if not sure, the normal's attempt continues later
         v = 1.0 + c * x
         bits, st = next_u64(st)
         w = _unit(bits)
