@@ -25,8 +25,8 @@ import numpy as np
 
 from .allocation import kernel_rules
 from .allocation.kernels import (
-    BLOCK, BLOCK_MAX_LISTS, HARE_NIEMEYER, allocate_block_t, allocate_row, below_threshold_factor,
-    block_work,
+    BLOCK, BLOCK_MAX_LISTS, HARE_NIEMEYER, allocate_block_t, allocate_column,
+    below_threshold_factor, block_work,
 )
 from .config import Election
 from .errors import InputError
@@ -90,7 +90,6 @@ def _simulate_chunk(words, runs, alpha, cum_probs, gd, gc, named_idx, named_buck
     src, sb = work[0][0], work[0][2]  # lists x BLOCK: one run per column
     bb = work[1][0]
     bb[:] = base
-    weights, scratch, takers, rowv, rowo = work[2]
     gb = np.empty((n_buckets, BLOCK))  # gammas of the poll buckets
     gs = np.empty((max(n_split, 1), BLOCK))  # gammas of the lists inside "others"
     pending = np.empty(BLOCK, np.int64)
@@ -149,12 +148,8 @@ def _simulate_chunk(words, runs, alpha, cum_probs, gd, gc, named_idx, named_buck
                              fex, work)
         else:
             for r in range(nr):
-                for i in range(n):
-                    rowv[i] = src[i, r]
-                allocate_row(rowv, base, seats, method, thresholds, minority, exempt, cnum, cden,
-                             weights, takers, scratch, rowo)
-                for i in range(n):
-                    sb[i, r] = rowo[i]
+                allocate_column(src, r, base, seats, method, thresholds, minority, exempt, cnum,
+                                cden, work[2], sb)
         if recording:  # for tests: keep every run's draws and seats
             for r in range(nr):
                 for i in range(n):

@@ -435,11 +435,9 @@ def allocate_block_t(src, bt, nr, seats, method, thresholds, minority, exempt, c
     per column; threshold bases ``bt``) with a divisor method, vectorised across elections. The
     seats (as floats) are left in ``work[0][2]``, also lists x ``BLOCK``. ``work`` from
     :func:`block_work`, ``fex`` from :func:`below_threshold_factor`."""
-    n = src.shape[0]
     mats, vecs, rows = work
     w, sb, kk = mats[1], mats[2], mats[3]
     tot, mt, mq, held, bad, k1, k2, k3, i1, i2, off = vecs[1:]
-    weights, scratch, takers, rowv, rowo = rows
     _block_weigh(src, bt, nr, thresholds, fex, cden, w, tot, mt, mq)
     _block_jump(w, nr, seats, method, tot, mt, sb, held, bad)
     stepped = False
@@ -456,12 +454,22 @@ def allocate_block_t(src, bt, nr, seats, method, thresholds, minority, exempt, c
             bad[r] += 1.0 if mq[r] == 0.0 else 0.0
     for r in range(nr):
         if bad[r] != 0.0:
-            for i in range(n):
-                rowv[i] = src[i, r]
-            _allocate_row_call(rowv, bt[r], seats, method, thresholds, minority, exempt, cnum, cden,
-                               weights, takers, scratch, rowo)
-            for i in range(n):
-                sb[i, r] = rowo[i]
+            allocate_column(src, r, bt[r], seats, method, thresholds, minority, exempt, cnum, cden,
+                            rows, sb)
+
+
+@nb.njit(**_FAST)
+def allocate_column(src, r, base, seats, method, thresholds, minority, exempt, cnum, cden, rows, sb):
+    """Allocate the election in column r of ``src`` (lists x elections) into column r of ``sb``
+    with the exact row kernel; ``rows`` are the row buffers of :func:`block_work`."""
+    weights, scratch, takers, rowv, rowo = rows
+    n = src.shape[0]
+    for i in range(n):
+        rowv[i] = src[i, r]
+    _allocate_row_call(rowv, base, seats, method, thresholds, minority, exempt, cnum, cden, weights,
+                       takers, scratch, rowo)
+    for i in range(n):
+        sb[i, r] = rowo[i]
 
 
 @nb.njit(**_FAST)
