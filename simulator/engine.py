@@ -149,7 +149,7 @@ def _simulate_chunk(words, runs, alpha, cum_probs, gd, gc, named_idx, named_buck
         else:
             for r in range(nr):
                 allocate_column(src, r, base, seats, method, thresholds, minority, exempt, cnum,
-                                cden, work[2], sb)
+                                cden, work[3], sb)
         if recording:  # for tests: keep every run's draws and seats
             for r in range(nr):
                 for i in range(n):

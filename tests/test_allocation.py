@@ -283,3 +283,48 @@ def test_batch_of_tied_integer_votes_matches_reference(method, seats):
         want = allocate_reference(row.tolist(), seats, method, [12.0] * 8, float(row.sum()), minority,
                                   True, Fraction(27, 20))
         assert got.tolist() == list(want), row
+
+
+def _hard_float32_rows(rng, n, rows):
+    """Float shares built to sit closer to a decision than float32 can see (the block kernel
+    computes in float32 and must hand these to the exact row kernel): lists a fraction of a
+    float32 ulp from the 3 % threshold, pairs of lists whose votes differ in the 26th bit,
+    rows scaled to the edges of float32's range, and ordinary rows between them. Bases vary
+    independently of the votes, so that float32's roundings of the two sides do not cancel."""
+    v = rng.dirichlet(np.full(n, 0.8), size=rows)
+    kind = np.arange(rows) % 6
+    k = rng.choice([-3, -2, -1, 1, 2, 3], size=rows)
+    scaled = kind == 3  # the whole row scaled far down or up (total outside float32's safe range)
+    v[scaled] *= np.where(k[scaled] > 0, 1e35, 1e-35)[:, None]
+    tiny = kind == 4  # a few lists with shares float32 cannot hold (they underflow to 0)
+    v[tiny, -3:] = 1e-44
+    base = v.sum(axis=1) * rng.uniform(1.0, 2.0, size=rows)  # ballots cast, invalid included
+    # list 0 within 1 to 3 times 2**-26 (relative) of its threshold: float32 cannot tell the side
+    near = kind == 1
+    v[near, 0] = 0.03 * base[near] * (1.0 + k[near] * 2.0 ** -26)
+    twins = kind == 2  # list 1 equal to list 0 but for a 2**-26 relative nudge, either way
+    v[twins, 1] = v[twins, 0] * (1.0 + np.sign(k[twins]) * 2.0 ** -26)
+    return v, base
+
+
+@pytest.mark.parametrize("method", DIVISOR_METHODS)
+@pytest.mark.parametrize("n", [3, 4, 14, 40])
+def test_block_kernel_hands_float32_doubts_to_the_exact_kernel(method, n):
+    """Rows built to fool float32 (see _hard_float32_rows), in a batch whose size is not a multiple
+    of 4 (so tiled and untiled rows mix): every row equals the seat-by-seat loop, which compares
+    quotients exactly, and a sample equals the reference."""
+    rng = np.random.default_rng(n)
+    votes, bases = _hard_float32_rows(rng, n, 3_001)
+    minority = [i % 5 == 4 for i in range(n)]
+    parties = [Party(id=f"p{i}", name=f"p{i}", minority=minority[i]) for i in range(n)]
+    rules = Rules(seats=57, majority=1, method=method, threshold=3.0, minority_exempt=True,
+                  minority_coefficient=1.35)
+    kr = kernel_rules(rules, parties)
+    fast = allocate_batch(votes, kr, bases=bases)
+    slow = np.empty_like(fast)
+    seat_by_seat_batch(votes, bases, *kr.args(), slow)
+    np.testing.assert_array_equal(fast, slow)
+    for r in range(0, 3_001, 61):
+        want = allocate_reference(votes[r].tolist(), 57, method, 3.0, float(bases[r]), minority,
+                                  True, Fraction(27, 20))
+        assert fast[r].tolist() == want, r

@@ -10,14 +10,22 @@ and every list's votes are scaled by ``cnum`` (minority lists below their thresh
 7 against 5, 15, 25, ...). Quotients are compared by cross-multiplication, ``wa * db > wb * da``, so
 for integer vote counts (up to about 1e11 at 1,000 seats) every comparison is exact in float64.
 
-Batches of the divisor methods with up to ``BLOCK_MAX_LISTS`` lists go through
-:func:`allocate_block_t`, which works on ``BLOCK`` elections at once laid out lists x elections
-(:func:`allocate_block` turns rows into that layout and back; the engine draws straight into it),
-so that the compiler vectorises across elections (four per AVX2 instruction): weigh, jump-start,
-one vectorised correction step covering one or two seats. Any election it cannot settle with
-certainty (a quotient too close to a boundary or to another quotient, nobody over the threshold,
-three or more seats to correct) is handed to the row kernel :func:`allocate_row`, which is exact.
-Election by election, the result is the same either way.
+Batches of the divisor methods with up to ``BLOCK_MAX_LISTS`` lists go through the block kernel,
+which works on ``BLOCK`` elections at once laid out lists x elections, so that the compiler
+vectorises across elections: weigh, jump-start, one correction step covering one or two seats.
+:func:`allocate_block` turns rows into that layout and back by 4 x 4 tiles
+(:mod:`~simulator.allocation.simd`) and computes in float32, eight elections per AVX2 instruction;
+the engine draws straight into the layout and calls :func:`allocate_block_t`, which weighs in
+float64 and continues in float32.
+
+Exactness in float32: every weight, estimate and key in the block carries a rounding error below
+2**-22 relative, and the block trusts a decision only when it is ``_MARGIN`` (2**-18, sixteen times
+that) or further from the line: a threshold, a seat boundary of the jump-start, the next key in
+the step. Any election with a decision closer than that (ties included), nobody over the
+threshold, three or more seats to correct, or a total weight outside the range where float32 keeps
+the seat-winning weights normal, is handed to the exact row kernel :func:`allocate_row`. Election
+by election, the result is the same either way (tested against the reference and, on millions of
+draws, against the row kernel).
 """
 
 from __future__ import annotations
@@ -26,6 +34,8 @@ import math
 
 import numba as nb
 import numpy as np
+
+from .simd import tile_in, tile_out
 
 DHONDT = 0
 SAINTE_LAGUE = 1
@@ -51,6 +61,18 @@ BLOCK_MAX_LISTS = 40
 # (about twenty arrays) once, so tasks of 4,096 rows make that cost vanish.
 _TASK_BLOCKS = 32
 _FAST = dict(cache=True, inline="always", error_model="numpy")  # numpy errors: x/0 is inf, no check
+# The block kernel computes in float32 (eight elections per AVX2 instruction) and trusts a float32
+# result only when it is this far (relative) from a decision: a seat boundary, another key. Its
+# own rounding error is below 2**-22 relative (see _block_jump and _block_step), so anything it
+# trusts is exact; anything closer goes to the exact row kernel.
+_MARGIN = np.float32(2.0 ** -18)
+# Total weights outside this range go to the row kernel: in it every weight that can win a seat
+# (above total / (seats + lists)) is a normal float32 and the jump-start's multiplier fits.
+_TOT_MIN = 1e-30
+_TOT_MAX = 1e30
+# Added to an election's count of lists over the threshold when a float32 threshold test is too
+# close to call: any count this high sends the election to the row kernel.
+_NEAR = np.float32(1024.0)
 
 
 @nb.njit(cache=True, inline="always")
@@ -287,21 +309,27 @@ def _allocate_row_call(votes, base, seats, method, thresholds, minority, exempt,
 
 @nb.njit(cache=True)
 def block_work(n):
-    """Scratch arrays for :func:`allocate_block_t` with ``n`` lists (allocate once, reuse per block):
-    ``(src, w, sb, kk)`` (lists x ``BLOCK``: votes in, weights, seats out, step keys), per-row
-    vectors, and row buffers for the row kernel."""
-    mats = (np.zeros((n, BLOCK)), np.empty((n, BLOCK)), np.empty((n, BLOCK)), np.empty((n, BLOCK)))
-    vecs = (np.empty(BLOCK), np.empty(BLOCK), np.empty(BLOCK), np.empty(BLOCK), np.empty(BLOCK),
-            np.empty(BLOCK), np.empty(BLOCK), np.empty(BLOCK), np.empty(BLOCK), np.empty(BLOCK),
-            np.empty(BLOCK), np.empty(BLOCK))
+    """Scratch arrays for the block kernels with ``n`` lists (allocate once, reuse per block):
+    ``(src, w, sb, kk, src32)`` (lists x ``BLOCK``: votes in as float64; weights, seats out, step
+    keys and votes in as float32), per-election vectors (float64 base, total, counts; then
+    float32), and row buffers for the row kernel."""
+    f4 = np.float32
+    mats = (np.zeros((n, BLOCK)), np.empty((n, BLOCK), f4), np.empty((n, BLOCK), f4),
+            np.empty((n, BLOCK), f4), np.zeros((n, BLOCK), f4))
+    v64 = (np.empty(BLOCK), np.empty(BLOCK), np.empty(BLOCK), np.empty(BLOCK))
+    v32 = (np.empty(BLOCK, f4), np.empty(BLOCK, f4), np.empty(BLOCK, f4), np.empty(BLOCK, f4),
+           np.empty(BLOCK, f4), np.empty(BLOCK, f4), np.empty(BLOCK, f4), np.empty(BLOCK, f4),
+           np.empty(BLOCK, f4), np.empty(BLOCK, f4), np.empty(BLOCK, f4), np.empty(BLOCK, f4),
+           np.empty(BLOCK, f4), np.empty(BLOCK, f4), np.empty(BLOCK, f4), np.empty(BLOCK, f4))
     rows = (np.empty(n), np.empty(n), np.empty(2 * n, np.int64), np.empty(n), np.empty(n, np.int32))
-    return mats, vecs, rows
+    return mats, v64, v32, rows
 
 
 @nb.njit(**_FAST)
 def _block_weigh(src, bt, nr, thresholds, fex, cden, w, tot, mt, mq):
-    """Weights w[i, r] of the lists taking part (0 for the others), their total, their count, and
-    the count of lists over their threshold, for the first nr columns of ``src`` (votes)."""
+    """Weights w[i, r] (float32) of the lists taking part (0 for the others), their total, their
+    count, and the count of lists over their threshold, for the first nr columns of ``src``
+    (votes). The threshold test is the row kernel's, in float64."""
     n = src.shape[0]
     for r in range(nr):
         tot[r] = 0.0
@@ -310,150 +338,226 @@ def _block_weigh(src, bt, nr, thresholds, fex, cden, w, tot, mt, mq):
     for i in range(n):
         t = thresholds[i]
         fe = fex[i]  # weight factor below the threshold: cnum for exempt minority lists, else 0
-        for r in range(nr):  # float arithmetic only: vectorises across rows
+        for r in range(nr):  # float arithmetic only: vectorises across elections
             v = src[i, r]
             qf = 1.0 if v * 100.0 >= t * bt[r] else 0.0
             x = v * (fe + qf * (cden - fe))
             pf = 1.0 if x > 0.0 else 0.0
-            w[i, r] = x
+            w[i, r] = np.float32(x)
             tot[r] += x
             mt[r] += pf
             mq[r] += qf * pf
 
 
 @nb.njit(**_FAST)
-def _block_jump(w, nr, seats, method, tot, mt, sb, held, bad):
-    """Jump-start seats sb[i, r] (see :func:`_divisor_row`); bad[r] > 0 where any estimate lies
-    within rounding error of a seat boundary."""
-    n = w.shape[0]
-    shift = 0.0 if method == DHONDT else 0.5
+def _block_weigh32(src, bt, nr, thresholds, fex, cden, w, tot, mt, mq):
+    """:func:`_block_weigh` for float32 votes, bases, thresholds and factors (eight elections per
+    instruction), with sums in float32. Float32 cannot settle a threshold test close to the line
+    (its rounding error is below 2**-22 relative): a list with votes within ``_MARGIN`` of its
+    threshold adds ``_NEAR`` to mq[r], which sends the election to the row kernel."""
+    n = src.shape[0]
+    zero = np.float32(0.0)
+    one = np.float32(1.0)
+    hundred = np.float32(100.0)
     for r in range(nr):
-        held[r] = 0.0
-        bad[r] = 0.0
-        if method == DHONDT:
-            tot[r] = (seats + 0.5 * mt[r]) / tot[r]  # tot becomes lambda
-        else:
-            tot[r] = seats / tot[r]
+        tot[r] = zero
+        mt[r] = zero
+        mq[r] = zero
+    for i in range(n):
+        t = thresholds[i]
+        fe = fex[i]
+        for r in range(nr):
+            v = src[i, r]
+            a = v * hundred
+            b = t * bt[r]
+            qf = one if a >= b else zero
+            near = one if (v > zero) & (abs(a - b) <= _MARGIN * b) else zero
+            x = v * (fe + qf * (cden - fe))
+            pf = one if x > zero else zero
+            w[i, r] = x
+            tot[r] += x
+            mt[r] += pf
+            mq[r] += qf * pf + near * _NEAR
+
+
+@nb.njit(**_FAST)
+def _block_jump(w, nr, seats, method, tot, mt, mq, lam, sb, held, bad):
+    """Jump-start seats sb[i, r] = floor(w * lam) (see :func:`_divisor_row`); bad[r] > 0 where an
+    estimate lies within ``_MARGIN`` of a seat boundary, where nobody is over the threshold, or
+    where the total weight is outside the range float32 keeps exact enough."""
+    n = w.shape[0]
+    one = np.float32(1.0)
+    zero = np.float32(0.0)
+    shift = zero if method == DHONDT else np.float32(0.5)
+    for r in range(nr):
+        t = tot[r]
+        x = (seats + 0.5 * mt[r]) / t if method == DHONDT else seats / t
+        lam[r] = np.float32(x)
+        held[r] = zero
+        q = mq[r]
+        bad[r] = one if (q == 0.0) | (q >= _NEAR) | (t < _TOT_MIN) | (t > _TOT_MAX) else zero
     for i in range(n):
         for r in range(nr):
-            x = w[i, r] * tot[r]
-            s = np.floor(x + shift)  # a float (math.floor gives an int and costs conversions)
-            frac = x + shift - s
-            b = s * (1.0 if frac <= 1e-9 * x else 0.0) + (1.0 if 1.0 - frac <= 1e-9 * (x + 1.0) else 0.0)
+            x = w[i, r] * lam[r]
+            xs = x + shift
+            s = np.floor(xs)
+            frac = xs - s
+            tol = _MARGIN * (x + one)
+            b = ((s > zero) & (frac <= tol)) | (one - frac <= tol)
             if method == MODIFIED_SAINTE_LAGUE:
-                b += 1.0 if abs(x - 0.7) <= 1e-9 else 0.0
-                s = 0.0 if x < 0.7 else s
+                b |= abs(x - np.float32(0.7)) <= tol
+                s = zero if x < np.float32(0.7) else s
             sb[i, r] = s
             held[r] += s
-            bad[r] += b
+            bad[r] += one if b else zero
 
 
 @nb.njit(**_FAST)
 def _fdiv(method, k):
-    """Integer-scaled divisor of seat k+1 (k seats held), in float; as :func:`_divisor`."""
+    """Integer-scaled divisor of seat k+1 (k seats held), in float32; as :func:`_divisor`."""
     if method == DHONDT:
-        return k + 1.0
+        return k + np.float32(1.0)
     if method == SAINTE_LAGUE:
-        return 2.0 * k + 1.0
-    return 7.0 if k == 0.0 else 10.0 * k + 5.0
+        return np.float32(2.0) * k + np.float32(1.0)
+    return np.float32(7.0) if k == np.float32(0.0) else np.float32(10.0) * k + np.float32(5.0)
 
 
 @nb.njit(**_FAST)
-def _block_step(w, sb, nr, seats, method, held, kk, k1, k2, k3, off):
-    """One vectorised correction step: for rows short of seats, the best, second and third next
-    quotients; for rows over, the same for the negated last held quotients (the worst held first).
-    kk[i, r] keeps each list's key so that the winners can be found by equality (measured: twice
-    as fast as carrying the winners' indices through the step)."""
+def _near(a, b):
+    """True when keys a and b are too close for their float32 values to order them for sure
+    (equal keys included); false when either is -inf and the other is not."""
+    return abs(a - b) <= _MARGIN * min(abs(a), abs(b))
+
+
+@nb.njit(**_FAST)
+def _block_step(w, sb, nr, fs, method, held, kk, k1, k2, k3, off):
+    """One vectorised correction step: for elections short of seats, the best, second and third
+    next quotients; for elections over, the same for the negated last held quotients (the worst
+    held first). kk[i, r] keeps each list's key so that the winners can be found by equality
+    (measured: twice as fast as carrying the winners' indices through the step)."""
     n = w.shape[0]
+    ninf = np.float32(-np.inf)
     for r in range(nr):
-        off[r] = 0.0 if held[r] < seats else -1.0  # divisor index: s (add a seat) or s-1 (drop one)
-        k1[r] = -np.inf
-        k2[r] = -np.inf
-        k3[r] = -np.inf
+        off[r] = np.float32(0.0) if held[r] < fs else np.float32(-1.0)  # add a seat, or drop one
+        k1[r] = ninf
+        k2[r] = ninf
+        k3[r] = ninf
     for i in range(n):
         for r in range(nr):
-            k = sb[i, r] + off[r]
+            o = off[r]
+            k = sb[i, r] + o
             q = w[i, r] / _fdiv(method, k)
-            key = (q if off[r] == 0.0 else -q) if k >= 0.0 else -np.inf
+            key = (q if o == np.float32(0.0) else -q) if k >= np.float32(0.0) else ninf
             kk[i, r] = key
             a = k1[r]
             b = k2[r]
             c = k3[r]
-            k3[r] = max(min(b, key), c) + 0.0  # "+ 0.0": no masked store (slow on AMD)
+            k3[r] = max(min(b, key), c) + np.float32(0.0)  # "+ 0": no masked store (slow on AMD)
             k2[r] = max(min(a, key), b)
             k1[r] = max(key, a)
 
 
 @nb.njit(**_FAST)
-def _block_find(kk, nr, k1, k2, i1, i2):
-    """Indices (as floats) of the lists holding the best and the second key of each row. Equal
-    keys send the row to the exact kernel (k2 == k1 or k3 == k2), so which one is found is moot."""
+def _block_find(kk, sb, nr, k1, k2, i1, i2, sbb):
+    """Indices (as floats) of the lists holding the best and the second key of each election,
+    and the seats of the best. Equal keys send the election to the exact kernel, so what is
+    found for them is moot (``sbb`` sums the seats of all lists holding the best key)."""
     n = kk.shape[0]
+    zero = np.float32(0.0)
     for r in range(nr):
-        i1[r] = 0.0
-        i2[r] = 0.0
+        i1[r] = np.float32(-1.0)
+        i2[r] = np.float32(-1.0)
+        sbb[r] = zero
     for i in range(n):
-        fi = float(i)
+        fi = np.float32(i)
         for r in range(nr):
             key = kk[i, r]
-            i1[r] = fi if key == k1[r] else i1[r]
+            e1 = key == k1[r]
+            i1[r] = fi if e1 else i1[r]
             i2[r] = fi if key == k2[r] else i2[r]
+            sbb[r] += sb[i, r] if e1 else zero  # a sum, not a conditional store: vectorises
 
 
 @nb.njit(**_FAST)
-def _block_settle(w, sb, nr, seats, method, held, bad, mq, k1, k2, k3, i1, i2):
-    """Turn the step into seat changes and make them: one or two seats to the best list (i1) or
-    one to it and one to the second (i2), or the same taken away. bad[r] > 0 marks rows for the
-    exact row kernel (a tie, three or more seats to correct, or nobody over the threshold); their
-    changes are made too, and overwritten there. Bitwise ``|`` and ``&``: no branches."""
+def _block_settle(nr, fs, method, held, bad, k1, k2, k3, sbb, db, ds):
+    """Turn the step into seat changes: db[r] seats (one or two, added or taken away) for the best
+    list and ds[r] for the second. bad[r] > 0 marks elections for the exact row kernel: keys too
+    close to order for sure, or three or more seats to correct. Vectorised: no branches."""
+    zero = np.float32(0.0)
+    one = np.float32(1.0)
+    two = np.float32(2.0)
+    ninf = np.float32(-np.inf)
     for r in range(nr):
-        need = seats - held[r]
+        need = fs - held[r]
         an = abs(need)
-        step = 1.0 if need > 0.0 else -1.0
-        b = int(i1[r])
+        up = need > zero
+        step = one if up else -one
+        c1 = k1[r]
         c2 = k2[r]
-        fail = (an > 2.0) | (mq[r] == 0.0) | ((an > 0.0) & (c2 == k1[r])) | ((an == 2.0) & (k3[r] == c2))
-        db = step if an > 0.0 else 0.0
-        ds = 0.0
-        if an == 2.0:  # the second seat: best again (its following quotient) or the runner-up
-            s = sb[b, r]
-            k = s + 1.0 if need > 0.0 else s - 2.0
-            q = w[b, r] / _fdiv(method, k)
-            again = (q if need > 0.0 else -q) if k >= 0.0 else -np.inf
-            fail |= again == c2
-            db = 2.0 * step if again > c2 else step
-            ds = 0.0 if again > c2 else step
-        bad[r] += 1.0 if fail else 0.0
-        sb[b, r] += db
-        sb[int(i2[r]), r] += ds
+        # The second seat goes to the best list again (its following key) or to the runner-up. The
+        # following key is the best key times the ratio of the divisors: two more roundings,
+        # still far inside the margin.
+        s = sbb[r]
+        k = s + one if up else s - two
+        again = c1 * (_fdiv(method, s if up else s - one) / _fdiv(method, k)) if k >= zero else ninf
+        pair = an == two
+        fail = (an > two) | ((an > zero) & _near(c1, c2)) | (pair & _near(c2, k3[r]))
+        fail |= pair & _near(again, c2)
+        twice = pair & (again > c2)
+        bad[r] += one if fail else zero
+        db[r] = (two * step if twice else step) if an > zero else zero
+        ds[r] = step if pair & (again <= c2) else zero
+
+
+@nb.njit(**_FAST)
+def _block_apply(sb, nr, i1, i2, db, ds):
+    """Make the settled changes: sb[i1[r], r] += db[r] and sb[i2[r], r] += ds[r], as one pass
+    across elections per list (a scatter would not vectorise)."""
+    n = sb.shape[0]
+    zero = np.float32(0.0)
+    for i in range(n):
+        fi = np.float32(i)
+        for r in range(nr):
+            sb[i, r] += (db[r] if i1[r] == fi else zero) + (ds[r] if i2[r] == fi else zero)
+
+
+@nb.njit(**_FAST)
+def _block_seats(w, nr, seats, method, tot, mt, mq, work):
+    """From the weights ``w`` (lists x ``BLOCK``, float32) and their totals and counts, the seats
+    in ``work[0][2]``; returns nothing, but bad[r] (``work[2][2]``) > 0 marks the elections that
+    need the row kernel."""
+    mats, v64, v32, rows = work
+    sb, kk = mats[2], mats[3]
+    lam, held, bad, k1, k2, k3, i1, i2, sbb, db, ds, off = v32[:12]
+    fs = np.float32(seats)
+    _block_jump(w, nr, seats, method, tot, mt, mq, lam, sb, held, bad)
+    stepped = False
+    for r in range(nr):
+        if held[r] != fs:
+            stepped = True
+            break
+    if stepped:
+        _block_step(w, sb, nr, fs, method, held, kk, k1, k2, k3, off)
+        _block_find(kk, sb, nr, k1, k2, i1, i2, sbb)
+        _block_settle(nr, fs, method, held, bad, k1, k2, k3, sbb, db, ds)
+        _block_apply(sb, nr, i1, i2, db, ds)
 
 
 @nb.njit(**_FAST)
 def allocate_block_t(src, bt, nr, seats, method, thresholds, minority, exempt, cnum, cden, fex,
                      work):
-    """Allocate the elections in the first nr columns of ``src`` (lists x ``BLOCK``, one election
-    per column; threshold bases ``bt``) with a divisor method, vectorised across elections. The
-    seats (as floats) are left in ``work[0][2]``, also lists x ``BLOCK``. ``work`` from
-    :func:`block_work`, ``fex`` from :func:`below_threshold_factor`."""
-    mats, vecs, rows = work
-    w, sb, kk = mats[1], mats[2], mats[3]
-    tot, mt, mq, held, bad, k1, k2, k3, i1, i2, off = vecs[1:]
+    """Allocate the elections in the first nr columns of ``src`` (float64, lists x ``BLOCK``, one
+    election per column; threshold bases ``bt``) with a divisor method, vectorised across
+    elections. The seats (as float32) are left in ``work[0][2]``, also lists x ``BLOCK``.
+    ``work`` from :func:`block_work`, ``fex`` from :func:`below_threshold_factor`."""
+    mats, v64, v32, rows = work
+    w, sb = mats[1], mats[2]
+    tot, mt, mq = v64[1], v64[2], v64[3]
+    bad = v32[2]
     _block_weigh(src, bt, nr, thresholds, fex, cden, w, tot, mt, mq)
-    _block_jump(w, nr, seats, method, tot, mt, sb, held, bad)
-    stepped = False
+    _block_seats(w, nr, seats, method, tot, mt, mq, work)
     for r in range(nr):
-        if held[r] != seats:
-            stepped = True
-            break
-    if stepped:
-        _block_step(w, sb, nr, seats, method, held, kk, k1, k2, k3, off)
-        _block_find(kk, nr, k1, k2, i1, i2)
-        _block_settle(w, sb, nr, seats, method, held, bad, mq, k1, k2, k3, i1, i2)
-    else:
-        for r in range(nr):
-            bad[r] += 1.0 if mq[r] == 0.0 else 0.0
-    for r in range(nr):
-        if bad[r] != 0.0:
+        if bad[r] != np.float32(0.0):
             allocate_column(src, r, bt[r], seats, method, thresholds, minority, exempt, cnum, cden,
                             rows, sb)
 
@@ -474,20 +578,41 @@ def allocate_column(src, r, base, seats, method, thresholds, minority, exempt, c
 
 @nb.njit(**_FAST)
 def allocate_block(votes, bases, r0, nr, seats, method, thresholds, minority, exempt, cnum, cden,
-                   fex, work, out):
-    """Allocate rows r0 .. r0+nr-1 (nr <= BLOCK) of ``votes`` into the same rows of ``out`` with a
-    divisor method: :func:`allocate_block_t` on the rows turned into columns."""
+                   t32, fex32, work, out):
+    """Allocate rows r0 .. r0+nr-1 (nr <= BLOCK) of ``votes`` (C-contiguous) into the same rows
+    of ``out`` with a divisor method: the rows are turned into float32 columns by 4 x 4 tiles
+    (:mod:`~simulator.allocation.simd`), weighed and allocated in float32, and turned back; the
+    elections float32 cannot settle are then allocated from ``votes`` by the row kernel. ``t32``
+    and ``fex32``: thresholds and :func:`below_threshold_factor` as float32."""
     n = votes.shape[1]
-    src, sb = work[0][0], work[0][2]
-    bt = work[1][0]
-    for r in range(nr):  # index votes[r0 + r, i] directly: a row view would cost a refcount
+    mats, v64, v32, rows = work
+    w, sb, src = mats[1], mats[2], mats[4]
+    bad = v32[2]
+    bt, tot, mt, mq = v32[12], v32[13], v32[14], v32[15]
+    tiled = nr - nr % 4 if n >= 4 else 0
+    for r in range(0, tiled, 4):
+        for i in range(0, n - 4, 4):
+            tile_in(votes, r0 + r, i, src, r)
+        tile_in(votes, r0 + r, n - 4, src, r)  # overlaps the previous tile when 4 does not divide n
+    for r in range(tiled, nr):
         for i in range(n):
-            src[i, r] = votes[r0 + r, i]
-        bt[r] = bases[r0 + r]
-    allocate_block_t(src, bt, nr, seats, method, thresholds, minority, exempt, cnum, cden, fex, work)
+            src[i, r] = np.float32(votes[r0 + r, i])
     for r in range(nr):
+        bt[r] = np.float32(bases[r0 + r])
+    _block_weigh32(src, bt, nr, t32, fex32, np.float32(cden), w, tot, mt, mq)
+    _block_seats(w, nr, seats, method, tot, mt, mq, work)
+    for r in range(0, tiled, 4):
+        for i in range(0, n - 4, 4):
+            tile_out(sb, i, r, out, r0 + r)
+        tile_out(sb, n - 4, r, out, r0 + r)
+    for r in range(tiled, nr):
         for i in range(n):
             out[r0 + r, i] = np.int32(sb[i, r])
+    weights, scratch, takers, rowv, rowo = rows
+    for r in range(nr):
+        if bad[r] != np.float32(0.0):
+            _allocate_row_call(votes[r0 + r], bases[r0 + r], seats, method, thresholds, minority,
+                               exempt, cnum, cden, weights, takers, scratch, out[r0 + r])
 
 
 @nb.njit(cache=True)
@@ -507,7 +632,8 @@ def allocate_batch_kernel(votes, bases, seats, method, thresholds, minority, exe
     everything else row by row."""
     runs, n = votes.shape
     if method != HARE_NIEMEYER and n <= BLOCK_MAX_LISTS:
-        fex = below_threshold_factor(minority, exempt, cnum)
+        fex32 = below_threshold_factor(minority, exempt, cnum).astype(np.float32)
+        t32 = thresholds.astype(np.float32)
         per = _TASK_BLOCKS
         blocks = (runs + BLOCK - 1) // BLOCK
         for g in nb.prange((blocks + per - 1) // per):
@@ -515,7 +641,7 @@ def allocate_batch_kernel(votes, bases, seats, method, thresholds, minority, exe
             for b in range(g * per, min(blocks, (g + 1) * per)):
                 r0 = b * BLOCK
                 allocate_block(votes, bases, r0, min(BLOCK, runs - r0), seats, method, thresholds,
-                               minority, exempt, cnum, cden, fex, work, out)
+                               minority, exempt, cnum, cden, t32, fex32, work, out)
         return
     blocks = (runs + _BLOCK - 1) // _BLOCK
     for b in nb.prange(blocks):
