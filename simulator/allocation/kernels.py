@@ -610,9 +610,13 @@ def allocate_block(votes, bases, r0, nr, seats, method, thresholds, minority, ex
             out[r0 + r, i] = np.int32(sb[i, r])
     weights, scratch, takers, rowv, rowo = rows
     for r in range(nr):
-        if bad[r] != np.float32(0.0):
-            _allocate_row_call(votes[r0 + r], bases[r0 + r], seats, method, thresholds, minority,
-                               exempt, cnum, cden, weights, takers, scratch, out[r0 + r])
+        if bad[r] != np.float32(0.0):  # copies, not row views: a view's refcount is an atomic
+            for i in range(n):         # write to memory shared with the other threads
+                rowv[i] = votes[r0 + r, i]
+            _allocate_row_call(rowv, bases[r0 + r], seats, method, thresholds, minority, exempt,
+                               cnum, cden, weights, takers, scratch, rowo)
+            for i in range(n):
+                out[r0 + r, i] = rowo[i]
 
 
 @nb.njit(cache=True)
