@@ -320,7 +320,7 @@ def block_work(n):
     v32 = (np.empty(BLOCK, f4), np.empty(BLOCK, f4), np.empty(BLOCK, f4), np.empty(BLOCK, f4),
            np.empty(BLOCK, f4), np.empty(BLOCK, f4), np.empty(BLOCK, f4), np.empty(BLOCK, f4),
            np.empty(BLOCK, f4), np.empty(BLOCK, f4), np.empty(BLOCK, f4), np.empty(BLOCK, f4),
-           np.empty(BLOCK, f4), np.empty(BLOCK, f4), np.empty(BLOCK, f4), np.empty(BLOCK, f4))
+           np.empty(BLOCK, f4), np.empty(BLOCK, f4))
     rows = (np.empty(n), np.empty(n), np.empty(2 * n, np.int64), np.empty(n), np.empty(n, np.int32))
     return mats, v64, v32, rows
 
@@ -430,63 +430,48 @@ def _near(a, b):
 
 
 @nb.njit(**_FAST)
-def _block_step(w, sb, nr, fs, method, held, kk, k1, k2, k3, off):
+def _block_step(w, sb, nr, fs, method, held, kk, k1, k2, k3, sb1, off):
     """One vectorised correction step: for elections short of seats, the best, second and third
     next quotients; for elections over, the same for the negated last held quotients (the worst
-    held first). kk[i, r] keeps each list's key so that the winners can be found by equality
-    (measured: twice as fast as carrying the winners' indices through the step)."""
+    held first); and the seats of the list with the best key. kk[i, r] keeps each list's key for
+    :func:`_block_apply`."""
     n = w.shape[0]
     ninf = np.float32(-np.inf)
+    zero = np.float32(0.0)
     for r in range(nr):
-        off[r] = np.float32(0.0) if held[r] < fs else np.float32(-1.0)  # add a seat, or drop one
+        off[r] = zero if held[r] < fs else np.float32(-1.0)  # add a seat, or drop one
         k1[r] = ninf
         k2[r] = ninf
         k3[r] = ninf
+        sb1[r] = zero
     for i in range(n):
         for r in range(nr):
             o = off[r]
-            k = sb[i, r] + o
+            s = sb[i, r]
+            k = s + o
             q = w[i, r] / _fdiv(method, k)
-            key = (q if o == np.float32(0.0) else -q) if k >= np.float32(0.0) else ninf
+            key = (q if o == zero else -q) if k >= zero else ninf
             kk[i, r] = key
             a = k1[r]
             b = k2[r]
             c = k3[r]
-            k3[r] = max(min(b, key), c) + np.float32(0.0)  # "+ 0": no masked store (slow on AMD)
+            sb1[r] = (s if key > a else sb1[r]) + zero  # "+ 0": no masked store (slow on AMD)
+            k3[r] = max(min(b, key), c) + zero
             k2[r] = max(min(a, key), b)
             k1[r] = max(key, a)
 
 
 @nb.njit(**_FAST)
-def _block_find(kk, sb, nr, k1, k2, i1, i2, sbb):
-    """Indices (as floats) of the lists holding the best and the second key of each election,
-    and the seats of the best. Equal keys send the election to the exact kernel, so what is
-    found for them is moot (``sbb`` sums the seats of all lists holding the best key)."""
-    n = kk.shape[0]
-    zero = np.float32(0.0)
-    for r in range(nr):
-        i1[r] = np.float32(-1.0)
-        i2[r] = np.float32(-1.0)
-        sbb[r] = zero
-    for i in range(n):
-        fi = np.float32(i)
-        for r in range(nr):
-            key = kk[i, r]
-            e1 = key == k1[r]
-            i1[r] = fi if e1 else i1[r]
-            i2[r] = fi if key == k2[r] else i2[r]
-            sbb[r] += sb[i, r] if e1 else zero  # a sum, not a conditional store: vectorises
-
-
-@nb.njit(**_FAST)
-def _block_settle(nr, fs, method, held, bad, k1, k2, k3, sbb, db, ds):
-    """Turn the step into seat changes: db[r] seats (one or two, added or taken away) for the best
-    list and ds[r] for the second. bad[r] > 0 marks elections for the exact row kernel: keys too
-    close to order for sure, or three or more seats to correct. Vectorised: no branches."""
+def _block_settle(nr, fs, method, held, bad, k1, k2, k3, sb1, cut, inc):
+    """Turn the step into seat changes: every list whose key is at least cut[r] gains inc[r]
+    seats (negative to take seats away): the best list one or two, or the best and the second
+    one each. bad[r] > 0 marks elections for the exact row kernel: keys too close to order for
+    sure, or three or more seats to correct. Vectorised: no branches."""
     zero = np.float32(0.0)
     one = np.float32(1.0)
     two = np.float32(2.0)
     ninf = np.float32(-np.inf)
+    inf = np.float32(np.inf)
     for r in range(nr):
         need = fs - held[r]
         an = abs(need)
@@ -497,7 +482,7 @@ def _block_settle(nr, fs, method, held, bad, k1, k2, k3, sbb, db, ds):
         # The second seat goes to the best list again (its following key) or to the runner-up. The
         # following key is the best key times the ratio of the divisors: two more roundings,
         # still far inside the margin.
-        s = sbb[r]
+        s = sb1[r]
         k = s + one if up else s - two
         again = c1 * (_fdiv(method, s if up else s - one) / _fdiv(method, k)) if k >= zero else ninf
         pair = an == two
@@ -505,20 +490,19 @@ def _block_settle(nr, fs, method, held, bad, k1, k2, k3, sbb, db, ds):
         fail |= pair & _near(again, c2)
         twice = pair & (again > c2)
         bad[r] += one if fail else zero
-        db[r] = (two * step if twice else step) if an > zero else zero
-        ds[r] = step if pair & (again <= c2) else zero
+        cut[r] = inf if an == zero else (c2 if pair & (again <= c2) else c1)
+        inc[r] = two * step if twice else step
 
 
 @nb.njit(**_FAST)
-def _block_apply(sb, nr, i1, i2, db, ds):
-    """Make the settled changes: sb[i1[r], r] += db[r] and sb[i2[r], r] += ds[r], as one pass
-    across elections per list (a scatter would not vectorise)."""
+def _block_apply(sb, kk, nr, cut, inc):
+    """Make the settled changes: sb[i, r] += inc[r] for the lists whose key kk[i, r] is at least
+    cut[r]."""
     n = sb.shape[0]
     zero = np.float32(0.0)
     for i in range(n):
-        fi = np.float32(i)
         for r in range(nr):
-            sb[i, r] += (db[r] if i1[r] == fi else zero) + (ds[r] if i2[r] == fi else zero)
+            sb[i, r] += inc[r] if kk[i, r] >= cut[r] else zero
 
 
 @nb.njit(**_FAST)
@@ -528,7 +512,7 @@ def _block_seats(w, nr, seats, method, tot, mt, mq, work):
     need the row kernel."""
     mats, v64, v32, rows = work
     sb, kk = mats[2], mats[3]
-    lam, held, bad, k1, k2, k3, i1, i2, sbb, db, ds, off = v32[:12]
+    lam, held, bad, k1, k2, k3, sb1, cut, inc, off = v32[:10]
     fs = np.float32(seats)
     _block_jump(w, nr, seats, method, tot, mt, mq, lam, sb, held, bad)
     stepped = False
@@ -537,10 +521,9 @@ def _block_seats(w, nr, seats, method, tot, mt, mq, work):
             stepped = True
             break
     if stepped:
-        _block_step(w, sb, nr, fs, method, held, kk, k1, k2, k3, off)
-        _block_find(kk, sb, nr, k1, k2, i1, i2, sbb)
-        _block_settle(nr, fs, method, held, bad, k1, k2, k3, sbb, db, ds)
-        _block_apply(sb, nr, i1, i2, db, ds)
+        _block_step(w, sb, nr, fs, method, held, kk, k1, k2, k3, sb1, off)
+        _block_settle(nr, fs, method, held, bad, k1, k2, k3, sb1, cut, inc)
+        _block_apply(sb, kk, nr, cut, inc)
 
 
 @nb.njit(**_FAST)
@@ -588,7 +571,7 @@ def allocate_block(votes, bases, r0, nr, seats, method, thresholds, minority, ex
     mats, v64, v32, rows = work
     w, sb, src = mats[1], mats[2], mats[4]
     bad = v32[2]
-    bt, tot, mt, mq = v32[12], v32[13], v32[14], v32[15]
+    bt, tot, mt, mq = v32[10], v32[11], v32[12], v32[13]
     tiled = nr - nr % 4 if n >= 4 else 0
     for r in range(0, tiled, 4):
         for i in range(0, n - 4, 4):

@@ -22,6 +22,7 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 _I32 = ir.IntType(32)
+_AHEAD = 2048  # bytes: tile_in prefetches this far ahead of each row it reads
 # Shuffle masks of a 4 x 4 transpose: interleave row pairs, then join the halves.
 _LO = ir.Constant(ir.VectorType(_I32, 4), [0, 4, 1, 5])
 _HI = ir.Constant(ir.VectorType(_I32, 4), [2, 6, 3, 7])
@@ -72,10 +73,18 @@ def tile_in(typingctx, votes, r, i, dst, c):
         f32x4 = ir.VectorType(ir.FloatType(), 4)
         col = _index(context, builder, i_, it)
         rows = []
+        i8 = ir.IntType(8)
+        prefetch = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(ir.VoidType(), [i8.as_pointer(), _I32, _I32, _I32]),
+            "llvm.prefetch.p0")
         for j in range(4):
             p = _pointer(context, builder, vt, votes_, _index(context, builder, r_, rt, j), col,
                          f64x4)
             rows.append(builder.fptrunc(builder.load(p, align=8), f32x4))
+            ahead = builder.gep(builder.bitcast(p, i8.as_pointer()),
+                                [ir.Constant(ir.IntType(64), _AHEAD)])
+            builder.call(prefetch, [ahead, ir.Constant(_I32, 0), ir.Constant(_I32, 3),
+                                    ir.Constant(_I32, 1)])
         c0 = _index(context, builder, c_, ct)
         for k, v in enumerate(_transpose(builder, rows)):
             p = _pointer(context, builder, dt, dst_, _index(context, builder, i_, it, k), c0, f32x4)
