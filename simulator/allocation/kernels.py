@@ -353,8 +353,10 @@ def _block_weigh(src, bt, nr, thresholds, fex, cden, w, tot, mt, mq):
 def _block_weigh32(src, bt, nr, thresholds, fex, cden, w, tot, mt, mq):
     """:func:`_block_weigh` for float32 votes, bases, thresholds and factors (eight elections per
     instruction), with sums in float32. Float32 cannot settle a threshold test close to the line
-    (its rounding error is below 2**-22 relative): a list with votes within ``_MARGIN`` of its
-    threshold adds ``_NEAR`` to mq[r], which sends the election to the row kernel."""
+    (its rounding error is below 2**-22 relative), so each list is tested against two lines,
+    ``_MARGIN`` above and below its threshold: over the upper one it surely qualifies, under the
+    lower one it surely does not, and between them it adds ``_NEAR`` to mq[r], which sends the
+    election to the row kernel."""
     n = src.shape[0]
     zero = np.float32(0.0)
     one = np.float32(1.0)
@@ -364,20 +366,21 @@ def _block_weigh32(src, bt, nr, thresholds, fex, cden, w, tot, mt, mq):
         mt[r] = zero
         mq[r] = zero
     for i in range(n):
-        t = thresholds[i]
+        hi = thresholds[i] * (one + _MARGIN)
+        lo = thresholds[i] * (one - _MARGIN)
         fe = fex[i]
         for r in range(nr):
             v = src[i, r]
             a = v * hundred
-            b = t * bt[r]
-            qf = one if a >= b else zero
-            near = one if (v > zero) & (abs(a - b) <= _MARGIN * b) else zero
-            x = v * (fe + qf * (cden - fe))
-            pf = one if x > zero else zero
+            b = bt[r]
+            sure = a >= hi * b
+            near = (a > lo * b) & ~sure
+            x = v * (cden if sure else fe)
+            pf = x > zero
             w[i, r] = x
             tot[r] += x
-            mt[r] += pf
-            mq[r] += qf * pf + near * _NEAR
+            mt[r] += one if pf else zero
+            mq[r] += (one if sure & pf else zero) + (_NEAR if near else zero)
 
 
 @nb.njit(**_FAST)
@@ -400,16 +403,15 @@ def _block_jump(w, nr, seats, method, tot, mt, mq, lam, sb, held, bad):
         for r in range(nr):
             x = w[i, r] * lam[r]
             xs = x + shift
+            tol = _MARGIN * x  # x's error is below 2**-22 x (2**-23 (x + 1/2) with the shift)
             s = np.floor(xs)
-            frac = xs - s
-            tol = _MARGIN * (x + one)
-            b = ((s > zero) & (frac <= tol)) | (one - frac <= tol)
+            b = np.floor(xs + tol) - np.floor(xs - tol)  # 1 when a boundary is within tol
             if method == MODIFIED_SAINTE_LAGUE:
-                b |= abs(x - np.float32(0.7)) <= tol
+                b += one if abs(x - np.float32(0.7)) <= tol else zero
                 s = zero if x < np.float32(0.7) else s
             sb[i, r] = s
             held[r] += s
-            bad[r] += one if b else zero
+            bad[r] += b
 
 
 @nb.njit(**_FAST)
