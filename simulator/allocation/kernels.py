@@ -18,9 +18,10 @@ vectorises across elections: weigh, jump-start, one correction step covering one
 the engine draws straight into the layout and calls :func:`allocate_block_t`, which weighs in
 float64 and continues in float32.
 
-Exactness in float32: every weight, estimate and key in the block carries a rounding error below
-2**-22 relative, and the block trusts a decision only when it is ``_MARGIN`` (2**-18, sixteen times
-that) or further from the line: a threshold, a seat boundary of the jump-start, the next key in
+Exactness in float32: every weight, estimate and key in the block carries a rounding error of at
+most 2**-22 relative (three or four roundings of 2**-24), so the two sides of a comparison err by
+at most 2**-21 together, and the block trusts a decision only when it is ``_MARGIN`` (2**-18,
+eight times that) or further from the line: a threshold, a seat boundary of the jump-start, the next key in
 the step. Any election with a decision closer than that (ties included), nobody over the
 threshold, three or more seats to correct, or a total weight outside the range where float32 keeps
 the seat-winning weights normal, is handed to the exact row kernel :func:`allocate_row`. Election
@@ -62,9 +63,9 @@ BLOCK_MAX_LISTS = 40
 _TASK_BLOCKS = 32
 _FAST = dict(cache=True, inline="always", error_model="numpy")  # numpy errors: x/0 is inf, no check
 # The block kernel computes in float32 (eight elections per AVX2 instruction) and trusts a float32
-# result only when it is this far (relative) from a decision: a seat boundary, another key. Its
-# own rounding error is below 2**-22 relative (see _block_jump and _block_step), so anything it
-# trusts is exact; anything closer goes to the exact row kernel.
+# result only when it is this far (relative) from a decision: a threshold, a seat boundary,
+# another key. Its own rounding error is at most 2**-22 relative per quantity (see the module
+# docstring), so anything it trusts is exact; anything closer goes to the exact row kernel.
 _MARGIN = np.float32(2.0 ** -18)
 # Total weights outside this range go to the row kernel: in it every weight that can win a seat
 # (above total / (seats + lists)) is a normal float32 and the jump-start's multiplier fits.
