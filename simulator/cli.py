@@ -64,7 +64,7 @@ def _root(
 @app.command()
 @_friendly
 def allocate(
-    config: Path = typer.Argument(..., help="Election config (TOML) with a [result] table."),
+    config: Path = typer.Argument(..., help="Election config (TOML) with a \\[result] table."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON on stdout instead of a table."),
 ) -> None:
     """Allocate the seats of the config's actual result under its rules."""
@@ -83,9 +83,9 @@ def allocate(
 @app.command()
 @_friendly
 def simulate(
-    config: Path = typer.Argument(..., help="Election config (TOML) with [[poll]] tables."),
-    runs: Optional[int] = typer.Option(None, "--runs", "-n", help="Simulated elections (default: [simulation] runs)."),
-    seed: Optional[int] = typer.Option(None, "--seed", help="Random seed (default: [simulation] seed, else fresh)."),
+    config: Path = typer.Argument(..., help="Election config (TOML) with \\[\\[poll]] tables."),
+    runs: Optional[int] = typer.Option(None, "--runs", "-n", help="Simulated elections (default: \\[simulation] runs)."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Random seed (default: \\[simulation] seed, else fresh)."),
     threads: Optional[int] = typer.Option(None, "--threads", help="Worker threads (default: all cores). Results do not depend on it."),
     target_se: Optional[float] = typer.Option(None, "--target-se", help="Stop once every headline probability's standard error is below this (e.g. 0.001); --runs is then the cap."),
     json_path: Optional[Path] = typer.Option(None, "--json", help="Write the results as JSON here."),
@@ -185,9 +185,9 @@ def bench(
 @app.command()
 @_friendly
 def report(
-    config: Path = typer.Argument(..., help="Election config (TOML) with [[poll]] tables."),
-    runs: Optional[int] = typer.Option(None, "--runs", "-n", help="Simulated elections (default: [simulation] runs)."),
-    seed: Optional[int] = typer.Option(None, "--seed", help="Random seed (default: [simulation] seed, else fresh)."),
+    config: Path = typer.Argument(..., help="Election config (TOML) with \\[\\[poll]] tables."),
+    runs: Optional[int] = typer.Option(None, "--runs", "-n", help="Simulated elections (default: \\[simulation] runs)."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Random seed (default: \\[simulation] seed, else fresh)."),
     threads: Optional[int] = typer.Option(None, "--threads", help="Worker threads (default: all cores)."),
     out: Path = typer.Option(Path("report"), "--out", "-o", help="Directory to write the report into."),
     formats: str = typer.Option("md,csv,json,html,png,svg", "--format", "-f",

@@ -128,3 +128,12 @@ def test_simulate_more_runs_than_the_tally_holds_is_exit_2(write_config):
 def test_simulate_bad_poll_is_exit_2(write_config):
     result = runner.invoke(app, ["simulate", str(write_config(SIM.replace("b = 45", "c = 45")))])
     assert result.exit_code == 2 and "poll[0].shares.c" in result.stderr
+
+
+def test_help_shows_config_table_names():
+    """Table names in option help ([[poll]], [simulation], [result]) are printed, not eaten as
+    rich markup tags."""
+    wide = {"COLUMNS": "200"}
+    text = runner.invoke(app, ["simulate", "--help"], env=wide).output
+    assert "[[poll]] tables" in text and "[simulation] runs" in text and "[simulation] seed" in text
+    assert "[result] table" in runner.invoke(app, ["allocate", "--help"], env=wide).output
