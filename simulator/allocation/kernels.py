@@ -354,7 +354,7 @@ def _block_weigh(src, bt, nr, thresholds, fex, cden, w, tot, mt, mq):
 def _block_weigh32(src, bt, nr, thresholds, fex, cden, w, tot, mt, mq):
     """:func:`_block_weigh` for float32 votes, bases, thresholds and factors (eight elections per
     instruction), with sums in float32. Float32 cannot settle a threshold test close to the line
-    (its rounding error is below 2**-22 relative), so each list is tested against two lines,
+    (its rounding error is up to 2**-22 relative), so each list is tested against two lines,
     ``_MARGIN`` above and below its threshold: over the upper one it surely qualifies, under the
     lower one it surely does not, and between them it adds ``_NEAR`` to mq[r], which sends the
     election to the row kernel."""
@@ -404,7 +404,7 @@ def _block_jump(w, nr, seats, method, tot, mt, mq, lam, sb, held, bad):
         for r in range(nr):
             x = w[i, r] * lam[r]
             xs = x + shift
-            tol = _MARGIN * x  # x's error is below 2**-22 x (2**-23 (x + 1/2) with the shift)
+            tol = _MARGIN * x  # x errs by at most 2**-22 x + 2**-24 (x + 1/2): far inside tol
             s = np.floor(xs)
             b = np.floor(xs + tol) - np.floor(xs - tol)  # 1 when a boundary is within tol
             if method == MODIFIED_SAINTE_LAGUE:
