@@ -328,3 +328,43 @@ def test_block_kernel_hands_float32_doubts_to_the_exact_kernel(method, n):
         want = allocate_reference(votes[r].tolist(), 57, method, 3.0, float(bases[r]), minority,
                                   True, Fraction(27, 20))
         assert fast[r].tolist() == want, r
+
+
+def _on_the_line(rng, rows):
+    """(share of list 0, base) pairs where ``share * 100`` and ``3 * base`` round to the same
+    float64 but differ exactly: a rounded threshold test cannot tell them apart. Half of them lie
+    above the line, half below."""
+    found = {True: [], False: []}
+    while min(len(v) for v in found.values()) < rows // 2:
+        base = rng.uniform(0.5, 2.0)
+        for v in (0.03 * base, np.nextafter(0.03 * base, 0), np.nextafter(0.03 * base, 1)):
+            if v * 100.0 == 3.0 * base and Fraction(v) * 100 != 3 * Fraction(base):
+                side = Fraction(v) * 100 > 3 * Fraction(base)
+                if len(found[side]) < rows // 2:
+                    found[side].append((v, base))
+    return found[True] + found[False]
+
+
+@pytest.mark.parametrize("method", DIVISOR_METHODS)
+def test_threshold_test_is_exact_within_an_ulp(method):
+    """A list whose share sits within a float64 ulp of the 3 % threshold qualifies exactly when the
+    reference (exact fractions) says so, in the batch kernel, the seat-by-seat loop and numpy."""
+    rng = np.random.default_rng(3)
+    cases = _on_the_line(rng, 40)
+    votes = np.empty((len(cases), 6))
+    bases = np.empty(len(cases))
+    for r, (v, base) in enumerate(cases):
+        rest = rng.dirichlet(np.ones(5)) * (base * 0.9 - v)
+        votes[r] = [v, *rest]
+        bases[r] = base
+    parties = [Party(id=f"p{i}", name=f"p{i}") for i in range(6)]
+    kr = kernel_rules(Rules(seats=60, majority=1, method=method, threshold=3.0), parties)
+    fast = allocate_batch(votes, kr, bases=bases)
+    slow = np.empty_like(fast)
+    seat_by_seat_batch(votes, bases, *kr.args(), slow)
+    vector = numpy_batch(votes, bases, *kr.args())
+    for r in range(len(cases)):
+        want = allocate_reference(votes[r].tolist(), 60, method, 3.0, float(bases[r]))
+        assert fast[r].tolist() == want and slow[r].tolist() == want, r
+        assert vector[r].tolist() == want, r
+    assert any(w[0] > 0 for w in (fast[r] for r in range(20)))  # the lists above the line won seats

@@ -9,6 +9,8 @@ Both apply the same eligibility and tie rules as the kernel, and are tested to e
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 import numba as nb
 import numpy as np
 
@@ -61,7 +63,11 @@ def numpy_batch(votes, bases, seats, method, thresholds, minority, exempt, cnum,
         raise ValueError("numpy baseline covers the divisor methods only")
     votes = np.asarray(votes, np.float64)
     runs, n = votes.shape
-    qualified = (votes > 0) & (votes * 100.0 >= thresholds[None, :] * bases[:, None])
+    lhs = votes * 100.0
+    rhs = thresholds[None, :] * bases[:, None]
+    qualified = (votes > 0) & (lhs >= rhs)
+    for r, i in zip(*np.nonzero((lhs == rhs) & (votes > 0))):  # within an ulp of the line: exactly
+        qualified[r, i] = Fraction(votes[r, i]) * 100 >= Fraction(thresholds[i]) * Fraction(bases[r])
     anyq = qualified.any(axis=1)
     takes = np.where(anyq[:, None], qualified | (exempt & minority[None, :] & (votes > 0)), votes > 0)
     weights = votes * np.where(minority[None, :] & ~qualified, cnum, cden)

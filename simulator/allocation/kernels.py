@@ -107,6 +107,35 @@ def _ranks_above_exact(wa, sa, va, ia, wb, sb, vb, ib, method):
     return _ranks_above(wa, _divisor(method, sa), va, ia, wb, _divisor(method, sb), vb, ib)
 
 
+_SPLIT = 134217729.0  # 2**27 + 1: Veltkamp's constant, splits a float64 into two 26-bit halves
+
+
+@nb.njit(cache=True, inline="always")
+def _product_error(a, b, p):
+    """The rounding error ``a*b - p`` of ``p = fl(a*b)``, exactly (Dekker's two-product; assumes
+    no overflow or underflow)."""
+    t = _SPLIT * a
+    ah = t - (t - a)
+    al = a - ah
+    t = _SPLIT * b
+    bh = t - (t - b)
+    bl = b - bh
+    return ((ah * bh - p) + ah * bl + al * bh) + al * bl
+
+
+@nb.njit(cache=True, inline="always")
+def product_ge(a, b, c, d):
+    """``a*b >= c*d``, exactly, for finite non-negative floats. Rounding is monotone, so rounded
+    products that differ are ordered like the exact ones; equal rounded products are ordered by
+    their rounding errors. Used for the threshold test ``votes * 100 >= threshold * base``, which
+    rounded float products get wrong when a share lies within an ulp of the line."""
+    p = a * b
+    q = c * d
+    if p != q:
+        return p > q
+    return _product_error(a, b, p) >= _product_error(c, d, q)
+
+
 @nb.njit(cache=True, inline="always")
 def prepare_row(votes, base, thresholds, minority, exempt, cnum, cden, weights, takers):
     """Find the lists that take part and their (coefficient-scaled) weights for one election.
@@ -119,7 +148,7 @@ def prepare_row(votes, base, thresholds, minority, exempt, cnum, cden, weights, 
     k = 0
     for i in range(n):  # branch-free compaction: write always, advance when it counts
         v = votes[i]
-        qualified = (v > 0.0) & (v * 100.0 >= thresholds[i] * base)
+        qualified = (v > 0.0) & product_ge(v, 100.0, thresholds[i], base)
         takers[m] = i
         takers[n + k] = i
         m += qualified
@@ -330,7 +359,9 @@ def block_work(n):
 def _block_weigh(src, bt, nr, thresholds, fex, cden, w, tot, mt, mq):
     """Weights w[i, r] (float32) of the lists taking part (0 for the others), their total, their
     count, and the count of lists over their threshold, for the first nr columns of ``src``
-    (votes). The threshold test is the row kernel's, in float64."""
+    (votes). Threshold tests are float64; a list whose rounded products come out equal (within an
+    ulp of the line) adds ``_NEAR`` to mq[r] and so sends the election to the row kernel, whose
+    test is exact (:func:`product_ge`)."""
     n = src.shape[0]
     for r in range(nr):
         tot[r] = 0.0
@@ -341,13 +372,15 @@ def _block_weigh(src, bt, nr, thresholds, fex, cden, w, tot, mt, mq):
         fe = fex[i]  # weight factor below the threshold: cnum for exempt minority lists, else 0
         for r in range(nr):  # float arithmetic only: vectorises across elections
             v = src[i, r]
-            qf = 1.0 if v * 100.0 >= t * bt[r] else 0.0
+            a = v * 100.0
+            b = t * bt[r]
+            qf = 1.0 if a >= b else 0.0
             x = v * (fe + qf * (cden - fe))
             pf = 1.0 if x > 0.0 else 0.0
             w[i, r] = np.float32(x)
             tot[r] += x
             mt[r] += pf
-            mq[r] += qf * pf
+            mq[r] += qf * pf + (_NEAR if (a == b) & (v > 0.0) else 0.0)  # exact test: row kernel
 
 
 @nb.njit(**_FAST)
