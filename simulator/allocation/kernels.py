@@ -59,7 +59,7 @@ BLOCK = 128
 # and 750 seats 5.6M/s vs 8.4M/s).
 BLOCK_MAX_LISTS = 40
 # Vectorised blocks per parallel task in allocate_batch_kernel: a task allocates its scratch
-# (about twenty arrays) once, so tasks of 4,096 rows make that cost vanish.
+# (about thirty arrays) once, so tasks of 4,096 rows make that cost vanish.
 _TASK_BLOCKS = 32
 _FAST = dict(cache=True, inline="always", error_model="numpy")  # numpy errors: x/0 is inf, no check
 # The block kernel computes in float32 (eight elections per AVX2 instruction) and trusts a float32
