@@ -228,30 +228,37 @@ def _bench_apportionment(shares, kernel_seats, rules: Rules, kr: KernelRules, n:
 
 
 def numpy_pipeline(election, runs: int, seed: int = 0, batch: int = 100_000) -> np.ndarray:
-    """The whole pipeline in plain numpy, as a baseline: Generator.dirichlet draws, the split of
-    "others", seat-by-seat allocation vectorised over runs, and seat-count tallies. Returns the
-    (lists x seats+1) seat counts. Single-poll models (pooled or latest) only."""
-    from .polls import build_poll_model
+    """The whole pipeline in plain numpy, as a baseline: Generator.dirichlet draws, the shared
+    polling error (when on), the split of "others", seat-by-seat allocation vectorised over runs,
+    and seat-count tallies. Returns the (lists x seats+1) seat counts. Single-poll models (pooled
+    or latest) only."""
+    from .votes.model import build_vote_model
 
-    pm = build_poll_model(election)
-    if pm.alpha.shape[0] != 1:
+    vm = build_vote_model(election)
+    if vm.alpha.shape[0] != 1:
         raise InputError("the numpy pipeline baseline covers pooled and latest polls only")
     kr = kernel_rules(election.rules, election.parties)
     rng = np.random.default_rng(seed)
     n = len(election.parties)
     base = threshold_base(election)
     counts = np.zeros((n, election.rules.seats + 1), np.int64)
-    split_idx = np.flatnonzero(pm.split_alpha > 0)
+    split_idx = np.flatnonzero(vm.split_alpha > 0)
+    split_shape = np.append(vm.split_alpha[split_idx], vm.unassigned_alpha or [])
     done = 0
     while done < runs:
         m = min(batch, runs - done)
-        draws = rng.dirichlet(pm.alpha[0], size=m)
+        draws = rng.dirichlet(vm.alpha[0], size=m)
+        if vm.shock_scale.any():
+            t = (np.sqrt(vm.shock_df / rng.chisquare(vm.shock_df, size=(m, 1)))
+                 if np.isfinite(vm.shock_df) else 1.0)  # a Student-t factor shared by the run's buckets
+            draws = draws * np.exp(vm.shock_scale * rng.standard_normal(draws.shape) * t)
+            draws /= draws.sum(axis=1, keepdims=True)
         votes = np.zeros((m, n))
-        named = pm.bucket_of >= 0
-        votes[:, named] = draws[:, pm.bucket_of[named]]
-        if split_idx.size and pm.others_bucket >= 0:
-            parts = rng.dirichlet(pm.split_alpha[split_idx], size=m)
-            votes[:, split_idx] = draws[:, [pm.others_bucket]] * parts
+        named = vm.bucket_of >= 0
+        votes[:, named] = draws[:, vm.bucket_of[named]]
+        if split_idx.size and vm.others_bucket >= 0:
+            parts = rng.dirichlet(split_shape, size=m)[:, : split_idx.size]
+            votes[:, split_idx] = draws[:, [vm.others_bucket]] * parts
         bases = np.full(m, base)
         seats = numpy_batch(votes, bases, *kr.args())
         for i in range(n):

@@ -12,7 +12,7 @@ import dataclasses
 import itertools
 
 from .config import Coalition, Election
-from .polls import expected_shares
+from .votes.model import expected_shares
 from .results import Result
 
 

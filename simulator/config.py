@@ -7,12 +7,15 @@ bad value, so the CLI can print one line and exit with code 2.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import json
 import math
 import re
 import tomllib
 from dataclasses import dataclass, field
 from fractions import Fraction
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -62,10 +65,20 @@ class Rules:
 
 @dataclass(frozen=True)
 class OfficialResult:
-    """An actual result: list votes, and optionally all ballots cast (invalid ones included)."""
+    """An actual result: list votes, and optionally all ballots cast (invalid ones included).
+
+    ``other_votes`` are the valid votes of lists the config does not name (``[result.votes]
+    others``): they count in the base of a threshold on valid votes and never win seats.
+    """
 
     votes: dict[str, float]
     votes_cast: float | None = None
+    other_votes: float = 0.0
+
+    @property
+    def valid_votes(self) -> float:
+        """All valid votes: the config's lists and the others."""
+        return sum(self.votes.values()) + self.other_votes
 
 
 @dataclass(frozen=True)
@@ -74,17 +87,55 @@ class Poll:
     date: dt.date | None
     sample_size: float
     shares: dict[str, float]  # percent, normalised to sum to 100; may include OTHERS
+    given: dict[str, float] = field(default_factory=dict, compare=False)  # as written, for round trips
+
+
+@dataclass(frozen=True)
+class PastResult:
+    """A past election's result (percent shares) that anchors the polls' house effects."""
+
+    date: dt.date
+    shares: dict[str, float]  # percent, normalised to sum to 100; may include OTHERS
+    given: dict[str, float] = field(default_factory=dict, compare=False)
 
 
 @dataclass(frozen=True)
 class Model:
+    """The vote model, every value effective (defaults resolved; see the README's config table).
+
+    ``polling_error`` is "calibrated" (the shipped fit of ``electsim calibrate --fit``) or the
+    scale the user gave; ``error_*`` are the shared polling error's effective parameters, and
+    ``house_effects``, ``window_days`` and ``design_effect`` default to the calibration's choices,
+    or to today's pure sampling model (off, every poll, 1) when ``polling_error = 0``.
+    """
+
     prior: float = 0.5
-    design_effect: float = 1.0
+    design_effect: float | str = 1.0  # a number, or "estimate"
     pooling: str = "pooled"
     half_life_days: float = 0.0
     invalid_share: float = 0.0  # percent of ballots cast that are invalid (for threshold_base = "cast")
     others: str = "split"  # "split": unnamed lists share the bucket; "whole": it wins no seats
     others_concentration: float = 10.0  # Dirichlet concentration of the split; smaller = noisier
+    unnamed_share: float = 1.0  # percent: expected share of a list no poll names (x others_weight)
+    polling_error: str | float = 0.0  # "calibrated" or a scale; 0 = sampling error only
+    error_scale: float = 0.0  # sd of the shock on the log scale for a list at 10 %, on election day
+    error_df: float = math.inf  # Student-t degrees of freedom of the shock (inf = normal)
+    error_size_exponent: float = 1.0  # the shock's sd in points grows as share ** this
+    error_drift: float = 0.0  # shock variance grows by this fraction per 30 days before the election
+    house_effects: bool = False
+    window_days: float = 0.0  # polls ending more than this before the newest poll: house effects only
+
+    @property
+    def sampling_only(self) -> bool:
+        """True when no layer beyond sampling error is on (today's pure sampling model)."""
+        return self.error_scale == 0.0 and not self.house_effects and self.design_effect == 1.0
+
+    def settings(self) -> dict:
+        """Every effective value, JSON-ready (inf as "normal"), for reports and round trips."""
+        out = dataclasses.asdict(self)
+        if math.isinf(out["error_df"]):
+            out["error_df"] = "normal"
+        return out
 
 
 @dataclass(frozen=True)
@@ -114,6 +165,8 @@ class Election:
     model: Model = field(default_factory=Model)
     simulation: Simulation = field(default_factory=Simulation)
     coalitions: tuple[Coalition, ...] = ()
+    past_results: tuple[PastResult, ...] = ()
+    warnings: tuple[str, ...] = ()  # likely mistakes, for the CLI to print (see _likely_mistakes)
 
     @property
     def party_ids(self) -> tuple[str, ...]:
@@ -139,6 +192,8 @@ def load_config(path: str | Path) -> Election:
         raise ConfigError(path, None, f"cannot read: {exc.strerror}") from None
     except UnicodeDecodeError:
         raise ConfigError(path, None, "not UTF-8 text") from None
+    if path.suffix.lower() == ".json":  # a report.json: re-run the config recorded in its settings
+        return parse_config(_config_from_report(path, text), path)
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -146,10 +201,77 @@ def load_config(path: str | Path) -> Election:
     return parse_config(data, path)
 
 
+def _config_from_report(path: Path, text: str) -> dict:
+    """The config document in a ``report.json`` or ``simulate --json`` file (``settings.config``),
+    with its ISO dates turned back into dates."""
+    try:
+        doc = json.loads(text)
+        data = doc["settings"]["config"]
+    except (ValueError, KeyError, TypeError):
+        raise ConfigError(path, "settings.config", "a JSON config must be a report.json or "
+                          "simulate --json file with its settings") from None
+
+    def to_date(table: dict, key: str) -> None:
+        if isinstance(table.get(key), str):
+            try:
+                table[key] = dt.date.fromisoformat(table[key])
+            except ValueError:
+                raise ConfigError(path, f"settings.config.{key}", "not an ISO date") from None
+
+    to_date(data.get("election") or {}, "date")
+    for row in (data.get("poll") or []) + (data.get("past_result") or []):
+        to_date(row, "date")
+    return data
+
+
+def config_document(election: Election) -> dict:
+    """The election as a config document (the TOML schema as a dict, dates as ISO strings, every
+    model value effective), such that ``parse_config`` of it gives the same simulation."""
+    r = election.rules
+    el = {"name": election.name, "seats": r.seats, "majority": r.majority, "method": r.method,
+          "threshold": r.threshold, "threshold_base": r.threshold_base,
+          "minority_exempt": r.minority_exempt, "minority_coefficient": r.minority_coefficient}
+    if election.date:
+        el["date"] = election.date.isoformat()
+    if r.blocking_minority:
+        el["blocking_minority"] = r.blocking_minority
+    parties = []
+    for p in election.parties:
+        row = {"id": p.id, "name": p.name, "minority": p.minority, "others_weight": p.others_weight}
+        row.update({k: v for k, v in (("threshold", p.threshold), ("color", p.color)) if v is not None})
+        parties.append(row)
+    polls = []
+    for p in election.polls:
+        row = {"firm": p.firm, "sample_size": p.sample_size, "shares": dict(p.given or p.shares)}
+        if p.date:
+            row["date"] = p.date.isoformat()
+        polls.append(row)
+    model = election.model.settings()
+    model["polling_error"] = election.model.error_scale  # the numbers, not the shipped file's name
+    doc = {"election": el, "party": parties, "poll": polls, "model": model,
+           "simulation": dataclasses.asdict(election.simulation),
+           "coalition": [{"name": c.name, "members": list(c.members)} for c in election.coalitions]}
+    if doc["simulation"]["seed"] is None:
+        del doc["simulation"]["seed"]
+    if election.past_results:
+        doc["past_result"] = [{"date": p.date.isoformat(), "shares": dict(p.given or p.shares)}
+                              for p in election.past_results]
+    if election.result is not None:
+        res = election.result
+        votes = dict(res.votes)
+        if res.other_votes:
+            votes[OTHERS] = res.other_votes
+        doc["result"] = {"votes": votes}
+        if res.votes_cast is not None:
+            doc["result"]["votes_cast"] = res.votes_cast
+    return doc
+
+
 def parse_config(data: dict[str, Any], path: str | Path = "<config>") -> Election:
     """Check an already-parsed TOML document (a dict) and build an Election."""
     c = _Checker(path)
-    c.no_unknown(data, "", {"election", "party", "result", "poll", "model", "simulation", "coalition"})
+    c.no_unknown(data, "", {"election", "party", "result", "poll", "past_result", "model", "simulation",
+                            "coalition"})
     el = c.table(data, "election", required=True)
     c.no_unknown(
         el,
@@ -183,10 +305,12 @@ def parse_config(data: dict[str, Any], path: str | Path = "<config>") -> Electio
     parties = _parse_parties(c, data)
     ids = [p.id for p in parties]
     result = _parse_result(c, data, ids, rules)
-    polls = _parse_polls(c, data, ids)
+    polls = _parse_polls(c, data, ids, date)
+    past_results = _parse_past_results(c, data, ids, date)
     model = _parse_model(c, data)
     simulation = _parse_simulation(c, data)
     coalitions = _parse_coalitions(c, data, ids)
+    warnings = _likely_mistakes(path, rules, parties, model, data)
     return Election(
         path=str(path),
         name=name,
@@ -198,7 +322,29 @@ def parse_config(data: dict[str, Any], path: str | Path = "<config>") -> Electio
         model=model,
         simulation=simulation,
         coalitions=tuple(coalitions),
+        past_results=tuple(past_results),
+        warnings=tuple(warnings),
     )
+
+
+def _likely_mistakes(path, rules: Rules, parties: list[Party], model: Model, data: dict) -> list[str]:
+    """Values that are allowed but probably not meant: one sentence each, naming file and key."""
+    out = []
+    where = str(path)
+    for key, value in [("election.threshold", rules.threshold)] + [
+            (f"party {p.id!r}.threshold", p.threshold) for p in parties if p.threshold is not None]:
+        if 0.0 < value < 1.0:
+            out.append(f"{where}: {key} = {value:g} is in percent: {value:g} % is a tiny threshold; "
+                       f"for {100 * value:g} % write {100 * value:g}")
+    given = data.get("model") or {}
+    polls = data.get("poll") or []
+    if given.get("design_effect") == "estimate" and len(polls) < 3:
+        out.append(f'{where}: model.design_effect = "estimate" needs at least 3 polls (got '
+                   f"{len(polls)}); the design effect is 1")
+    if rules.threshold_base == "cast" and "invalid_share" not in given:
+        out.append(f'{where}: election.threshold_base = "cast" but model.invalid_share is not set, so '
+                   "simulated elections have no invalid ballots and ballots cast = valid votes")
+    return out
 
 
 def _parse_parties(c: _Checker, data: dict) -> list[Party]:
@@ -208,7 +354,7 @@ def _parse_parties(c: _Checker, data: dict) -> list[Party]:
     parties: list[Party] = []
     seen: set[str] = set()
     for i, row in enumerate(rows):
-        key = f"party[{i}]"
+        key = f"party {i + 1}" + (f" ({row['id']})" if isinstance(row.get("id"), str) else "")
         c.no_unknown(row, key, {"id", "name", "minority", "threshold", "color", "others_weight"})
         pid = c.string(row, f"{key}.id", required=True)
         if not _ID_RE.match(pid):
@@ -241,16 +387,20 @@ def _parse_result(c: _Checker, data: dict, ids: list[str], rules: Rules) -> Offi
     c.no_unknown(res, "result", {"votes", "votes_cast"})
     votes_tbl = c.table(res, "result.votes", required=True)
     votes: dict[str, float] = {}
+    other_votes = 0.0
     for pid, value in votes_tbl.items():
         key = f"result.votes.{pid}"
+        if pid == OTHERS:  # lists the config does not name: in the base, never seated
+            other_votes = c.number(votes_tbl, key, required=True, low=0.0)
+            continue
         if pid not in ids:
-            c.fail(key, "unknown party id (not in any [[party]])", pid)
+            c.fail(key, f"unknown party id (not in any [[party]], nor '{OTHERS}')", pid)
         votes[pid] = c.number(votes_tbl, key, required=True, low=0.0)
     for pid in ids:  # a list with no entry got no votes
         votes.setdefault(pid, 0.0)
-    total = sum(votes.values())
-    if total <= 0:
-        c.fail("result.votes", "all lists have zero votes", total)
+    if sum(votes.values()) <= 0:
+        c.fail("result.votes", "all lists have zero votes", sum(votes.values()))
+    total = sum(votes.values()) + other_votes
     votes_cast = c.number(res, "result.votes_cast", default=None, low=0.0)
     if votes_cast is not None and votes_cast < total:
         c.fail("result.votes_cast", f"smaller than the sum of list votes ({_fmt(total)})", votes_cast)
@@ -260,41 +410,80 @@ def _parse_result(c: _Checker, data: dict, ids: list[str], rules: Rules) -> Offi
             'required when election.threshold_base = "cast" (the base includes invalid ballots)',
             None,
         )
-    return OfficialResult(votes=votes, votes_cast=votes_cast)
+    return OfficialResult(votes=votes, votes_cast=votes_cast, other_votes=other_votes)
 
 
-def _parse_polls(c: _Checker, data: dict, ids: list[str]) -> list[Poll]:
+def _poll_label(i: int, row: dict) -> str:
+    """How an error names a poll: its place counted from 1, with its firm and date when given."""
+    parts = [str(row[k]) for k in ("firm", "date") if isinstance(row.get(k), (str, dt.date))]
+    return f"poll {i + 1}" + (f" ({', '.join(parts)})" if parts else "")
+
+
+def _parse_shares(c: _Checker, row: dict, key: str, ids: list[str]) -> tuple[dict, dict]:
+    """A shares table in percent (party ids and ``others``), checked to sum to 100: ``(normalised,
+    as given)``."""
+    shares_tbl = c.table(row, f"{key}.shares", required=True)
+    shares: dict[str, float] = {}
+    for pid in shares_tbl:
+        if pid not in ids and pid != OTHERS:
+            c.fail(f"{key}.shares.{pid}", "unknown party id (not in any [[party]])", pid)
+        shares[pid] = c.number(shares_tbl, f"{key}.shares.{pid}", required=True, low=0.0)
+    if not shares:
+        c.fail(f"{key}.shares", "a poll needs at least one share", {})
+    total = sum(shares.values())
+    if abs(total - 100.0) > SHARE_SUM_TOLERANCE:
+        c.fail(
+            f"{key}.shares",
+            f"shares sum to {_fmt(total)}, not 100 (within {SHARE_SUM_TOLERANCE})",
+            total,
+        )
+    return {k: v * 100.0 / total for k, v in shares.items()}, shares
+
+
+def _parse_polls(c: _Checker, data: dict, ids: list[str], election_date: dt.date | None) -> list[Poll]:
     rows = c.array_of_tables(data, "poll", required=False) or []
     polls = []
     for i, row in enumerate(rows):
-        key = f"poll[{i}]"
+        key = _poll_label(i, row)
         c.no_unknown(row, key, {"firm", "date", "sample_size", "shares"})
         n = c.number(row, f"{key}.sample_size", required=True, low_open=0.0)
-        shares_tbl = c.table(row, f"{key}.shares", required=True)
-        shares: dict[str, float] = {}
-        for pid in shares_tbl:
-            if pid not in ids and pid != OTHERS:
-                c.fail(f"{key}.shares.{pid}", "unknown party id (not in any [[party]])", pid)
-            shares[pid] = c.number(shares_tbl, f"{key}.shares.{pid}", required=True, low=0.0)
-        if not shares:
-            c.fail(f"{key}.shares", "a poll needs at least one share", {})
-        total = sum(shares.values())
-        if abs(total - 100.0) > SHARE_SUM_TOLERANCE:
-            c.fail(
-                f"{key}.shares",
-                f"shares sum to {_fmt(total)}, not 100 (within {SHARE_SUM_TOLERANCE})",
-                total,
-            )
-        shares = {k: v * 100.0 / total for k, v in shares.items()}
+        shares, given = _parse_shares(c, row, key, ids)
+        date = c.date(row, f"{key}.date")
+        if date is not None and election_date is not None and date > election_date:
+            c.fail(f"{key}.date", f"is after the election ({election_date})", date)
         polls.append(
             Poll(
                 firm=c.string(row, f"{key}.firm", default=f"poll {i + 1}"),
-                date=c.date(row, f"{key}.date"),
+                date=date,
                 sample_size=n,
                 shares=shares,
+                given=given,
             )
         )
     return polls
+
+
+def _parse_past_results(c: _Checker, data: dict, ids: list[str],
+                        election_date: dt.date | None) -> list[PastResult]:
+    rows = c.array_of_tables(data, "past_result", required=False) or []
+    out = []
+    for i, row in enumerate(rows):
+        key = f"past_result {i + 1}"
+        c.no_unknown(row, key, {"date", "shares"})
+        date = c.date(row, f"{key}.date")
+        if date is None:
+            c.fail(f"{key}.date", "missing required key", None)
+        if election_date is not None and date >= election_date:
+            c.fail(f"{key}.date", f"must be before the election ({election_date})", date)
+        shares, given = _parse_shares(c, row, key, ids)
+        out.append(PastResult(date=date, shares=shares, given=given))
+    return out
+
+
+def calibrated_error() -> dict:
+    """The polling-error parameters shipped with the package (``electsim calibrate --fit``)."""
+    text = resources.files("simulator").joinpath("data/polling_error.json").read_text("utf-8")
+    return json.loads(text)
 
 
 def _parse_model(c: _Checker, data: dict) -> Model:
@@ -303,16 +492,55 @@ def _parse_model(c: _Checker, data: dict) -> Model:
         m,
         "model",
         {"prior", "design_effect", "pooling", "half_life_days", "invalid_share", "others",
-         "others_concentration"},
+         "others_concentration", "unnamed_share", "polling_error", "error_df",
+         "error_size_exponent", "error_drift", "house_effects", "window_days"},
     )
+    # The shared polling error: "calibrated" (the default) takes every parameter from the shipped
+    # fit; a number is the scale, with the fit's tails, size dependence and drift; 0 switches the
+    # layers off, so the defaults of the others become today's pure sampling model.
+    pe = m.get("polling_error", "calibrated")
+    if isinstance(pe, str) and pe == "calibrated":
+        fit = calibrated_error()
+        scale = float(fit["scale"])
+    else:
+        scale = c.number(m, "model.polling_error", required=True, low=0.0, high=5.0)
+        pe = scale
+        fit = calibrated_error() if scale > 0 else None
+    if fit is None:
+        layer_defaults = {"house_effects": False, "window_days": 0.0, "design_effect": 1.0}
+        df, exponent, drift = math.inf, 1.0, 0.0
+    else:
+        layer_defaults = {k: fit[k] for k in ("house_effects", "window_days", "design_effect")}
+        df = math.inf if fit["df"] == "normal" else float(fit["df"])
+        exponent, drift = float(fit["size_exponent"]), float(fit["drift"])
+    if m.get("error_df") == "normal":
+        df = math.inf
+    elif "error_df" in m:
+        df = c.number(m, "model.error_df", required=True, low=1.0, high=1000.0)
+    deff = m.get("design_effect", layer_defaults["design_effect"])
+    if deff != "estimate":
+        if isinstance(deff, str):
+            c.fail("model.design_effect", 'must be a number or "estimate"', deff)
+        deff = c.number({"design_effect": deff}, "model.design_effect", required=True,
+                        low_open=0.0)
     return Model(
         prior=c.number(m, "model.prior", default=0.5, low_open=0.0),
-        design_effect=c.number(m, "model.design_effect", default=1.0, low_open=0.0),
+        design_effect=deff,
         pooling=c.choice(m, "model.pooling", POOLINGS, default="pooled"),
         half_life_days=c.number(m, "model.half_life_days", default=0.0, low=0.0),
         invalid_share=c.number(m, "model.invalid_share", default=0.0, low=0.0, high_open=100.0),
         others=c.choice(m, "model.others", OTHERS_MODES, default="split"),
         others_concentration=c.number(m, "model.others_concentration", default=10.0, low_open=0.0),
+        unnamed_share=c.number(m, "model.unnamed_share", default=1.0, low=0.0, high=100.0),
+        polling_error=pe,
+        error_scale=scale,
+        error_df=df,
+        error_size_exponent=c.number(m, "model.error_size_exponent", default=exponent, low=0.0,
+                                     high=2.0),
+        error_drift=c.number(m, "model.error_drift", default=drift, low=0.0, high=100.0),
+        house_effects=c.boolean(m, "model.house_effects", default=bool(layer_defaults["house_effects"])),
+        window_days=c.number(m, "model.window_days", default=float(layer_defaults["window_days"]),
+                             low=0.0),
     )
 
 
@@ -331,7 +559,7 @@ def _parse_coalitions(c: _Checker, data: dict, ids: list[str]) -> list[Coalition
     out = []
     names: set[str] = set()
     for i, row in enumerate(rows):
-        key = f"coalition[{i}]"
+        key = f"coalition {i + 1}" + (f" ({row['name']})" if isinstance(row.get("name"), str) else "")
         c.no_unknown(row, key, {"name", "members"})
         name = c.string(row, f"{key}.name", required=True)
         if name in names:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .config import Election
-from .tally import Tally
+from .tally import Tally, share_quantile
 
 
 def standard_error(p: float, n: int) -> float:
@@ -36,6 +36,13 @@ class PartyResult:
     p_threshold_se: float
     mean_share: float  # percent of valid votes
     seat_probabilities: tuple[float, ...]  # P(exactly k seats), k = 0 .. seats
+    share_p05: float = float("nan")  # percent of valid votes: 5th, 50th, 95th percentiles
+    share_p50: float = float("nan")
+    share_p95: float = float("nan")
+
+    @property
+    def share_mean(self) -> float:
+        return self.mean_share
 
     def p_at_least(self, k: int) -> float:
         """P(the list wins at least k seats)."""
@@ -72,6 +79,7 @@ class Result:
     parties: dict[str, PartyResult]
     coalitions: dict[str, CoalitionResult] = field(default_factory=dict)
     settings: dict = field(default_factory=dict)
+    error_model: str = ""  # the vote model in one line (which layers, what scale)
 
     def max_standard_error(self) -> float:
         """Largest standard error of the headline probabilities (majority, threshold, coalitions)."""
@@ -84,6 +92,7 @@ class Result:
         """The ``simulate --json`` document (keys are a contract; see the README)."""
         return {
             "election": self.election,
+            "error_model": self.error_model,
             "runs": self.runs,
             "seed": self.seed,
             "seats": self.seats,
@@ -101,6 +110,10 @@ class Result:
                     "p_threshold": p.p_threshold,
                     "p_threshold_se": p.p_threshold_se,
                     "mean_share": p.mean_share,
+                    "share_mean": p.share_mean,
+                    "share_p05": p.share_p05,
+                    "share_p50": p.share_p50,
+                    "share_p95": p.share_p95,
                     "seat_probabilities": list(p.seat_probabilities),
                 }
                 for pid, p in self.parties.items()
@@ -127,8 +140,9 @@ def _distribution_stats(counts: np.ndarray, runs: int) -> tuple[np.ndarray, floa
     return probs, mean, quantile(probs, 0.05), quantile(probs, 0.5), quantile(probs, 0.95)
 
 
-def result_from_tally(election: Election, tally: Tally, seed: int, settings: dict | None = None) -> Result:
-    """Turn counts into probabilities with standard errors."""
+def result_from_tally(election: Election, tally: Tally, seed: int, settings: dict | None = None,
+                      vote_model=None) -> Result:
+    """Turn counts into probabilities with standard errors (``vote_model`` names the error model)."""
     n = tally.runs
     parties = {}
     for i, party in enumerate(election.parties):
@@ -141,6 +155,9 @@ def result_from_tally(election: Election, tally: Tally, seed: int, settings: dic
             p_threshold=float(pt), p_threshold_se=standard_error(pt, n),
             mean_share=float(100.0 * tally.share_sum[i] / n),
             seat_probabilities=tuple(float(x) for x in probs),
+            share_p05=100.0 * share_quantile(tally.share_hist[i], 0.05),
+            share_p50=100.0 * share_quantile(tally.share_hist[i], 0.50),
+            share_p95=100.0 * share_quantile(tally.share_hist[i], 0.95),
         )
     coalitions = {}
     for k, coalition in enumerate(election.coalitions):
@@ -154,5 +171,5 @@ def result_from_tally(election: Election, tally: Tally, seed: int, settings: dic
     return Result(
         election=election.name, runs=n, seed=seed, seats=election.rules.seats,
         majority=election.rules.majority, parties=parties, coalitions=coalitions,
-        settings=settings or {},
+        settings=settings or {}, error_model=vote_model.describe() if vote_model else "",
     )

@@ -165,6 +165,68 @@ def normal(st):
             return x, st
 
 
+_LOG2E = 1.4426950408889634
+_LN2_HI = 0.6931471803691238  # ln 2 in two parts (Cody and Waite): k * _LN2_HI is exact
+_LN2_LO = 1.9082149292705877e-10
+_MAGIC = 6755399441055744.0  # 1.5 * 2**52: adding it rounds to an integer, kept in the low bits
+_MAGIC_BITS = int(np.float64(_MAGIC).view(np.int64))
+
+
+@nb.njit(cache=True, inline="always")
+def _exp_reduced(r):
+    """e**r for |r| <= ln(2) / 2: its Taylor polynomial of degree 13 (error below 1e-17)."""
+    p = 1.0 / 6227020800.0
+    for inv in (1.0 / 479001600.0, 1.0 / 39916800.0, 1.0 / 3628800.0, 1.0 / 362880.0,
+                1.0 / 40320.0, 1.0 / 5040.0, 1.0 / 720.0, 1.0 / 120.0, 1.0 / 24.0, 1.0 / 6.0,
+                0.5, 1.0, 1.0):
+        p = p * r + inv
+    return p
+
+
+@nb.njit(cache=True, error_model="numpy")
+def exp_block(x, out, n, scratch):
+    """out[j] = exp(x[j]) for j < n, within one ulp of the correctly rounded value for |x| <= 708,
+    0 below -708 (where exp is subnormal); ``scratch`` is float64, n long. Pure arithmetic in
+    loops the compiler vectorises (libm's exp is a call per element, about 3 times slower), and
+    the same bits on every machine: x = k ln 2 + r, e**r by a polynomial, 2**k built in the
+    exponent bits."""
+    for j in range(n):
+        xj = min(max(x[j], -708.0), 709.0)
+        tj = xj * _LOG2E + _MAGIC
+        k = tj - _MAGIC
+        out[j] = _exp_reduced((xj - k * _LN2_HI) - k * _LN2_LO)
+        scratch[j] = tj
+    bits = scratch.view(np.int64)
+    for j in range(n):
+        bits[j] = (bits[j] - _MAGIC_BITS + 1023) << 52  # 2**k
+    for j in range(n):
+        out[j] = out[j] * scratch[j] if x[j] >= -708.0 else 0.0
+
+
+@nb.njit(cache=True, error_model="numpy")
+def fill_normal(st, out, n, pending, keep):
+    """Fill out[0:n] with standard normals (the :func:`normal` ziggurat) and return the new state;
+    ``pending`` (int64) and ``keep`` (float64) are scratch, n long. As :func:`fill_gamma`: a first
+    pass with no calls makes every draw's first attempt, and a second finishes the 1 % that missed
+    their layer's sure part exactly where :func:`normal` would, so each draw has its distribution."""
+    waiting = 0
+    for j in range(n):
+        bits, st = next_u64(st)
+        i, u, out[j], sure = _normal_try(bits)
+        miss = not sure
+        pending[j] = i if miss else -1
+        keep[j] = u
+        waiting += miss
+    if waiting:
+        for j in range(n):
+            if pending[j] >= 0:
+                ok, x, st = _normal_rest(st, keep[j], pending[j])
+                if not ok:  # rejected: a fresh draw
+                    x, st = normal(st)
+                out[j] = x
+    return st
+
+
 @nb.njit(cache=True, inline="always")
 def _exponential_rest(st, u, i):
     """Finish an exponential ziggurat attempt that missed layer i's sure part: ``(accepted, x,
@@ -261,6 +323,28 @@ def gamma(st, shape):
     return gamma_prepared(st, shape, d, c)
 
 
+@nb.njit(cache=True, error_model="numpy", inline="always")
+def fill_exponential(st, out, n, pending, keep):
+    """Fill out[0:n] with Exponential(1) draws (the :func:`exponential` ziggurat, in two passes
+    as :func:`fill_normal`); returns the new state."""
+    waiting = 0
+    for j in range(n):
+        bits, st = next_u64(st)
+        i, u, out[j], sure = _exponential_try(bits)
+        miss = not sure
+        pending[j] = i if miss else -1
+        keep[j] = u
+        waiting += miss
+    if waiting:
+        for j in range(n):
+            if pending[j] >= 0:
+                ok, x, st = _exponential_rest(st, keep[j], pending[j])
+                if not ok:  # rejected: a fresh draw
+                    x, st = exponential(st)
+                out[j] = x
+    return st
+
+
 @nb.njit(cache=True, error_model="numpy")
 def fill_gamma(st, shape, d, c, out, n, pending, keep_a, keep_b):
     """Fill out[0:n] with Gamma(shape, 1) draws (constants from :func:`gamma_constants`); returns
@@ -271,30 +355,28 @@ def fill_gamma(st, shape, d, c, out, n, pending, keep_a, keep_b):
     it when the sure tests pass (about 99 % for the exponential and for large shapes); the second
     finishes the other attempts exactly where the scalar sampler would (the ziggurat's wedge or
     tail, the gamma's log test) and starts afresh only when the attempt is rejected, so every draw
-    has exactly the sampler's distribution. Shapes below 1 take the scalar sampler.
+    has exactly the sampler's distribution. Shapes below 1 are Gamma(shape + 1) times
+    U ** (1 / shape) = exp(-E / shape), E exponential (Stuart 1962), all by blocks.
     """
     if shape < 1.0:
+        st = _fill_gamma_from_one(st, shape + 1.0, d, c, out, n, pending, keep_a, keep_b)
+        st = fill_exponential(st, keep_a, n, pending, keep_b)
         for j in range(n):
-            out[j], st = gamma_prepared(st, shape, d, c)
+            keep_a[j] = -keep_a[j] / shape
+        exp_block(keep_a, keep_b, n, pending.view(np.float64))
+        for j in range(n):
+            out[j] *= keep_b[j]
         return st
-    waiting = 0
+    return _fill_gamma_from_one(st, shape, d, c, out, n, pending, keep_a, keep_b)
+
+
+@nb.njit(cache=True, error_model="numpy", inline="always")
+def _fill_gamma_from_one(st, shape, d, c, out, n, pending, keep_a, keep_b):
+    """:func:`fill_gamma` for a shape of at least 1."""
     if shape == 1.0:  # the exponential
-        for j in range(n):
-            bits, st = next_u64(st)
-            i, u, out[j], sure = _exponential_try(bits)
-            miss = not sure
-            pending[j] = i if miss else -1
-            keep_a[j] = u
-            waiting += miss
-        if waiting:
-            for j in range(n):
-                if pending[j] >= 0:
-                    ok, x, st = _exponential_rest(st, keep_a[j], pending[j])
-                    if not ok:  # rejected: a fresh draw
-                        x, st = exponential(st)
-                    out[j] = x
-        return st
+        return fill_exponential(st, out, n, pending, keep_a)
     k2, k4 = _gamma_squeeze(d, c)
+    waiting = 0
     for j in range(n):
         bits, st = next_u64(st)
         i, u, x, sure = _normal_try(bits)  # if not sure, the normal's attempt continues later

@@ -1,13 +1,18 @@
-"""Tallies: the mergeable counts a simulation keeps instead of its runs.
+"""Tallies: the mergeable counts a simulation keeps instead of its runs, and the compiled stage
+that adds a block of runs to them.
 
 Two tallies of disjoint sets of runs add up (``a + b``) to the tally of both, so chunks can be
-counted anywhere and merged in any grouping; memory does not grow with the number of runs.
+counted anywhere and merged in any grouping; memory does not grow with the number of runs. Every
+count is an integer, so the sums do not depend on the grouping, and results do not depend on the
+thread count.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import namedtuple
+from dataclasses import dataclass, fields
 
+import numba as nb
 import numpy as np
 
 # Shares are summed as integers of this unit, so that merges are exact. A share is at most 1, i.e.
@@ -15,6 +20,11 @@ import numpy as np
 # unit moves a mean share by less than 3e-8.
 SHARE_UNIT = 2.0**-24
 MAX_RUNS = 2**39
+_UNITS_PER_SHARE = 1.0 / SHARE_UNIT
+# Vote shares are also counted in a histogram of SHARE_BINS equal bins over [0, 1] (0.024 points
+# each; a share of exactly 1 has a bin of its own), so that quantiles can be read from the tally;
+# they interpolate within their bin.
+SHARE_BINS = 4096
 
 
 @dataclass
@@ -28,6 +38,7 @@ class Tally:
     # (lists,) int64: sum over runs of the list's share of valid votes, in SHARE_UNITs (rounded per
     # run). Integer sums do not depend on grouping, as float sums would; room for MAX_RUNS runs.
     share_units: np.ndarray
+    share_hist: np.ndarray  # (lists x SHARE_BINS+1) int64: runs by share bin
 
     @property
     def share_sum(self) -> np.ndarray:
@@ -35,32 +46,116 @@ class Tally:
         return self.share_units * SHARE_UNIT
 
     @classmethod
-    def empty(cls, lists: int, seats: int, coalitions: int) -> Tally:
-        return cls(
-            runs=0,
-            seat_counts=np.zeros((lists, seats + 1), np.int64),
-            majority=np.zeros(lists, np.int64),
-            threshold=np.zeros(lists, np.int64),
-            coalition_majority=np.zeros(coalitions, np.int64),
-            coalition_seat_counts=np.zeros((coalitions, seats + 1), np.int64),
-            share_units=np.zeros(lists, np.int64),
-        )
+    def empty(cls, lists: int, seats: int, coalitions: int, slots: int | None = None) -> Tally:
+        """A tally of no runs; with ``slots``, every array has a leading axis of that many
+        slots, for the engine's threads to count into (see :meth:`merged`)."""
+        lead = () if slots is None else (slots,)
+
+        def z(*shape):
+            return np.zeros(lead + shape, np.int64)
+
+        return cls(runs=0, seat_counts=z(lists, seats + 1), majority=z(lists), threshold=z(lists),
+                   coalition_majority=z(coalitions), coalition_seat_counts=z(coalitions, seats + 1),
+                   share_units=z(lists), share_hist=z(lists, SHARE_BINS + 1))
+
+    def chunk_tally(self) -> ChunkTally:
+        """The arrays as the compiled tally stage takes them."""
+        return ChunkTally(*(getattr(self, f) for f in self._arrays()), np.empty(0),
+                          np.empty((0, 0), np.int32))
+
+    def merged(self, runs: int, majority: int) -> Tally:
+        """The sum of a slotted tally's slots, with its majorities counted from the seat
+        distributions, as a tally of ``runs`` runs."""
+        out = Tally(runs=runs, **{f: getattr(self, f).sum(axis=0) for f in self._arrays()})
+        out.majority = out.seat_counts[:, majority:].sum(axis=1)
+        out.coalition_majority = out.coalition_seat_counts[:, majority:].sum(axis=1)
+        return out
+
+    def _arrays(self) -> tuple[str, ...]:
+        return tuple(f.name for f in fields(self) if f.name != "runs")
 
     def __add__(self, other: Tally) -> Tally:
-        return Tally(
-            runs=self.runs + other.runs,
-            seat_counts=self.seat_counts + other.seat_counts,
-            majority=self.majority + other.majority,
-            threshold=self.threshold + other.threshold,
-            coalition_majority=self.coalition_majority + other.coalition_majority,
-            coalition_seat_counts=self.coalition_seat_counts + other.coalition_seat_counts,
-            share_units=self.share_units + other.share_units,
-        )
+        return Tally(runs=self.runs + other.runs,
+                     **{f: getattr(self, f) + getattr(other, f) for f in self._arrays()})
 
     def equals(self, other: Tally) -> bool:
         """Bit-for-bit equality of every count and sum."""
         return self.runs == other.runs and all(
-            np.array_equal(getattr(self, f), getattr(other, f))
-            for f in ("seat_counts", "majority", "threshold", "coalition_majority",
-                      "coalition_seat_counts", "share_units")
-        )
+            np.array_equal(getattr(self, f), getattr(other, f)) for f in self._arrays())
+
+
+def share_quantile(hist: np.ndarray, q: float) -> float:
+    """The q-quantile of a share (a fraction) from its histogram row (see ``SHARE_BINS``),
+    interpolated linearly within the bin where the cumulative count reaches q."""
+    total = hist.sum()
+    if total == 0:
+        return float("nan")
+    cdf = np.cumsum(hist)
+    target = q * total
+    b = int(np.searchsorted(cdf, target))
+    below = cdf[b - 1] if b > 0 else 0
+    frac = (target - below) / hist[b] if hist[b] else 0.0
+    return min((b + frac) / SHARE_BINS, 1.0)
+
+
+def share_cdf(hist: np.ndarray, x: float) -> float:
+    """P(share < x) from a histogram row, interpolated as :func:`share_quantile` is."""
+    total = hist.sum()
+    if total == 0:
+        return float("nan")
+    pos = min(max(x, 0.0), 1.0) * SHARE_BINS
+    b = min(int(pos), SHARE_BINS)
+    return float((hist[:b].sum() + (pos - b) * hist[b]) / total)
+
+
+# The tally stage of the engine: what to count (one record), and a chunk's counters.
+TallySpec = namedtuple("TallySpec", (
+    "thresholds",  # (lists,) percent
+    "base",  # threshold base of a simulated election
+    "coalition_members",  # (coalitions x lists) bool
+))
+ChunkTally = namedtuple("ChunkTally", (
+    "seat_counts", "majority", "threshold", "coalition_majority", "coalition_seat_counts",
+    "share_units", "share_hist",  # as in Tally, one chunk's
+    "cs",  # (BLOCK,) scratch
+    "bins",  # (lists x BLOCK) int32 scratch: each run's share bin
+))
+
+
+@nb.njit(cache=True, error_model="numpy")
+def tally_block(src, sb, nr, spec, t):
+    """Add the first nr runs of a block (vote shares ``src`` and seats ``sb``, lists x runs) to a
+    chunk's tally ``t``: seat and share distributions, threshold passes, share sums (integers),
+    and coalition seat distributions. Majorities come from the distributions (Tally.merged)."""
+    n = src.shape[0]
+    counts, hist, cs, bins = t.seat_counts, t.share_hist, t.cs, t.bins
+    for i in range(n):  # vectorised across runs, in integers
+        thr = spec.thresholds[i] * spec.base
+        passed = 0
+        units = 0
+        for r in range(nr):
+            v = src[i, r]
+            passed += (v > 0.0) & (v * 100.0 >= thr)
+            units += np.int32(v * _UNITS_PER_SHARE + 0.5)  # v <= 1: fits easily
+        t.threshold[i] += passed
+        t.share_units[i] += units
+        row = src[i]
+        into = bins[i]
+        for r in range(nr):
+            into[r] = np.int32(row[r] * SHARE_BINS)
+    for r in range(nr):  # run by run: the lists' counters are independent, so no store waits on another
+        for i in range(n):
+            counts[i, np.int64(sb[i, r])] += 1
+            hist[i, bins[i, r]] += 1
+    members = spec.coalition_members
+    for k in range(members.shape[0]):
+        for r in range(nr):
+            cs[r] = 0.0
+        for i in range(n):
+            if members[k, i]:
+                for r in range(nr):
+                    cs[r] += sb[i, r]
+        for r in range(nr):
+            t.coalition_seat_counts[k, np.int64(cs[r])] += 1
+
+

@@ -127,7 +127,7 @@ def test_simulate_more_runs_than_the_tally_holds_is_exit_2(write_config):
 
 def test_simulate_bad_poll_is_exit_2(write_config):
     result = runner.invoke(app, ["simulate", str(write_config(SIM.replace("b = 45", "c = 45")))])
-    assert result.exit_code == 2 and "poll[0].shares.c" in result.stderr
+    assert result.exit_code == 2 and "poll 1.shares.c" in result.stderr
 
 
 def test_help_shows_config_table_names():

@@ -88,7 +88,7 @@ def test_unknown_key_is_an_error(write_config):
 
 def test_duplicate_party_id(write_config):
     msg = _error(write_config, MINIMAL.replace('id = "b"', 'id = "a"'))
-    assert "party[1].id" in msg and "duplicate" in msg and "'a'" in msg
+    assert "party 2 (a).id" in msg and "duplicate" in msg and "'a'" in msg
 
 
 def test_missing_election_table(write_config):
@@ -142,4 +142,4 @@ def test_reserved_others_id(write_config):
 
 def test_coalition_with_unknown_party(write_config):
     msg = _error(write_config, MINIMAL + '[[coalition]]\nname = "X"\nmembers = ["a", "q"]\n')
-    assert "coalition[0].members" in msg and "'q'" in msg
+    assert "coalition 1 (X).members" in msg and "'q'" in msg

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..config import Election, Rules
 from ..errors import InputError
-from .kernels import METHOD_CODES, allocate_batch_kernel
+from .kernels import METHOD_CODES, SeatStage, allocate_batch_kernel, seat_stage
 from .reference import allocate_reference, eligibility
 
 __all__ = [
@@ -44,6 +44,10 @@ class KernelRules:
         """The trailing kernel arguments after (votes, bases): seats ... cden."""
         return (self.seats, self.method, self.thresholds, self.minority, self.exempt, self.cnum,
                 self.cden)
+
+    def stage(self, base: float) -> SeatStage:
+        """The engine's seat-stage record for simulated elections with threshold base ``base``."""
+        return seat_stage(*self.args(), base)
 
 
 def kernel_rules(rules: Rules, parties) -> KernelRules:
@@ -104,7 +108,7 @@ def allocate_result(election: Election) -> list[AllocationRow]:
     ids = election.party_ids
     votes = np.array([election.result.votes[p] for p in ids], np.float64)
     rules = election.rules
-    base = float(votes.sum())
+    base = float(election.result.valid_votes)
     if rules.threshold_base == "cast":
         base = float(election.result.votes_cast)
     kr = kernel_rules(rules, election.parties)

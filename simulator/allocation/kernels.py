@@ -32,6 +32,7 @@ draws, against the row kernel).
 from __future__ import annotations
 
 import math
+from collections import namedtuple
 
 import numba as nb
 import numpy as np
@@ -675,3 +676,36 @@ def allocate_batch_kernel(votes, bases, seats, method, thresholds, minority, exe
         for r in range(b * _BLOCK, stop):
             allocate_row(votes[r], bases[r], seats, method, thresholds, minority, exempt, cnum,
                          cden, weights, takers, scratch, out[r])
+
+
+# The seat stage of the engine: the rules as one record, and one call per block of elections.
+SeatStage = namedtuple("SeatStage", (
+    "base",  # threshold base of every simulated election (shares of valid votes sum to 1)
+    "seats", "method", "thresholds", "minority", "exempt", "cnum", "cden",  # as the kernels take them
+    "fex",  # below_threshold_factor(minority, exempt, cnum)
+    "blocked",  # whether the block kernel applies (a divisor method, at most BLOCK_MAX_LISTS lists)
+))
+
+
+def seat_stage(seats, method, thresholds, minority, exempt, cnum, cden, base) -> SeatStage:
+    """The seat stage's record (see :func:`simulator.allocation.seat_stage_of` for a config's)."""
+    return SeatStage(
+        base=float(base), seats=int(seats), method=int(method), thresholds=thresholds,
+        minority=minority, exempt=bool(exempt), cnum=float(cnum), cden=float(cden),
+        fex=below_threshold_factor(minority, exempt, cnum),
+        blocked=bool(method != HARE_NIEMEYER and thresholds.shape[0] <= BLOCK_MAX_LISTS),
+    )
+
+
+@nb.njit(cache=True, error_model="numpy")
+def allocate_stage(src, nr, ss, work):
+    """Seats of the elections in the first nr columns of ``src`` (lists x ``BLOCK`` shares) into
+    ``work[0][2]``: the block kernel for the divisor methods, the row kernel otherwise. ``work``
+    from :func:`block_work`, its base vector ``work[1][0]`` filled with ``ss.base``."""
+    if ss.blocked:
+        allocate_block_t(src, work[1][0], nr, ss.seats, ss.method, ss.thresholds, ss.minority,
+                         ss.exempt, ss.cnum, ss.cden, ss.fex, work)
+    else:
+        for r in range(nr):
+            allocate_column(src, r, ss.base, ss.seats, ss.method, ss.thresholds, ss.minority,
+                            ss.exempt, ss.cnum, ss.cden, work[3], work[0][2])
