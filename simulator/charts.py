@@ -105,6 +105,36 @@ def coalition_probabilities(election: Election, result: Result, fmt: str = "png"
     return _render(fig, fmt)
 
 
+def calibration_chart(calibration, fmt: str = "png") -> bytes:
+    """PIT histograms of each model (flat = calibrated) and interval coverage against nominal."""
+    summaries = list(calibration.summaries.values())
+    fig, axes = plt.subplots(1, len(summaries) + 1, figsize=(4.2 * (len(summaries) + 1), 3.4),
+                             constrained_layout=True)
+    for ax, s in zip(axes, summaries):
+        ax.bar([(i + 0.5) / 10 for i in range(10)], s.pit_histogram, width=0.09, color="#4e79a7")
+        ax.axhline(s.lists / 10, color="black", ls="--", lw=1)
+        ax.set_xlim(0, 1)
+        ax.set_xlabel("PIT: forecast P(share < actual)")
+        ax.set_title(f"{s.model}: PIT of {s.lists} lists", fontsize=10)
+    ax = axes[-1]
+    levels = [0.5, 0.8, 0.9]
+    for s, marker in zip(summaries, "os^"):
+        ax.plot([100 * x for x in levels], [100 * s.share_coverage[x] for x in levels], marker=marker,
+                label=f"{s.model}: vote share")
+        ax.plot([100 * x for x in levels], [100 * s.seat_coverage[x] for x in levels], marker=marker,
+                ls=":", label=f"{s.model}: seats")
+    ax.plot([0, 100], [0, 100], color="black", lw=1, ls="--")
+    ax.set_xlim(40, 100)
+    ax.set_ylim(0, 100)
+    ax.set_xlabel("interval (%)")
+    ax.set_ylabel("actual results inside (%)")
+    ax.set_title("coverage of the central intervals", fontsize=10)
+    ax.legend(fontsize=7)
+    fig.suptitle(f"Calibration on {len(calibration.elections)} past elections"
+                 + (" (leave one election out)" if calibration.fitted else ""))
+    return _render(fig, fmt)
+
+
 CHARTS = {
     "seat_distributions": seat_distributions,
     "seat_projection": seat_projection,

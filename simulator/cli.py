@@ -211,6 +211,84 @@ def report(
         console.print(f"wrote {p}")
 
 
+@app.command()
+@_friendly
+def calibrate(
+    paths: list[Path] = typer.Argument(..., help="Configs of past elections with polls and a \\[result], or directories of them (e.g. configs/history)."),
+    fit: bool = typer.Option(False, "--fit", help="Fit the polling error by leave-one-election-out, score each election with the fit made without it, and write the fit on all of them as the shipped default (simulator/data/polling_error.json)."),
+    runs: int = typer.Option(20_000, "--runs", "-n", help="Simulated elections per election and model."),
+    seed: int = typer.Option(1, "--seed", help="Random seed (election k uses seed + k)."),
+    json_path: Optional[Path] = typer.Option(None, "--json", help="Write every score as JSON here."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write calibration.md, .csv, .json and the PIT and coverage chart (.png, .svg) into this directory."),
+) -> None:
+    """Forecast past elections from their own polls and score the forecasts against the results: interval coverage, PIT, CRPS, Brier and log scores, for the sampling-only and the calibrated model side by side."""
+    from .calibration import calibrate as run_calibration
+    from .calibration import shipped_document, write_shipped
+    from .report import calibration_files, calibration_table, check_report_dir, check_writable, write_atomic, write_report
+
+    if json_path:
+        check_writable(json_path)
+    if out:
+        check_report_dir(out)
+    with err_console.status("calibrating") as status:
+        cal = run_calibration([str(p) for p in paths], do_fit=fit, runs=runs, seed=seed,
+                              progress=lambda msg: status.update(f"calibrating: {msg}"))
+    console.print(calibration_table(cal))
+    if fit:
+        path = write_shipped(shipped_document(cal.fit, cal))
+        p = cal.fit.params
+        err_console.print(f"fitted: scale {p.scale:.4f}, size exponent {p.size_exponent:.3f}, drift "
+                          f"{p.drift:.3f}, df {p.df:g}; wrote {path}", markup=False)
+    if json_path:
+        write_atomic(json_path, json.dumps(cal.to_json(), indent=2) + "\n")
+        err_console.print(f"wrote {json_path}", markup=False)
+    if out:
+        for p in write_report(out, calibration_files(cal)):
+            err_console.print(f"wrote {p}", markup=False)
+
+
+polls_app = typer.Typer(
+    help="Work with poll tables: turn them into a config's \\[\\[poll]] blocks.",
+    no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+)
+app.add_typer(polls_app, name="polls")
+
+
+@polls_app.command("import")
+@_friendly
+def polls_import(
+    table: Path = typer.Argument(..., help="A poll table of European Opinion Polls as Open Data (data/polls/<country>.psv, pipe-separated)."),
+    election_date: str = typer.Option(..., "--election-date", help="Election day, YYYY-MM-DD: polls whose fieldwork ended in the days before it are kept."),
+    days: int = typer.Option(21, "--days", help="How many days before the election a poll's fieldwork may end."),
+    party: list[str] = typer.Option([], "--party", help="ID=COLUMN or ID=COLUMN+COLUMN (added up); repeat it. Without it every party column is a list named after it; with it, unmapped columns go to others."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write the blocks here (default: standard output)."),
+) -> None:
+    """Turn an EOPAOD poll table into \\[\\[poll]] blocks for a config: rows in seats and
+    European-election rows are skipped, assumed sample sizes are marked."""
+    import datetime as dt
+
+    from .importers import parse_party_option, polls_toml, read_eopaod
+    from .report import check_writable, write_atomic
+
+    try:
+        date = dt.date.fromisoformat(election_date)
+    except ValueError:
+        raise InputError(f"--election-date {election_date!r} is not a date like 2021-09-26") from None
+    mapping = dict(parse_party_option(v) for v in party) if party else None
+    if out:
+        check_writable(out)
+    imp = read_eopaod(table, date, days=days, parties=mapping)
+    text = polls_toml(imp)
+    if out:
+        write_atomic(out, text)
+        err_console.print(f"wrote {len(imp.polls)} polls to {out}", markup=False)
+    else:
+        sys.stdout.write(text)
+    skipped = ", ".join(f"{v} {k}" for k, v in imp.skipped.items() if v and k != "outside the window")
+    if skipped:
+        err_console.print(f"skipped rows: {skipped}", markup=False)
+
+
 class _progress_bar:
     """A rich progress bar with runs/s, fed by the engine's progress callback."""
 

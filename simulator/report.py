@@ -448,3 +448,105 @@ def write_report(out_dir: str | Path, files: dict[str, str | bytes]) -> list[Pat
             raise InputError(f"{out}: cannot write report ({exc.strerror})") from None
         raise
     return written
+
+
+# --- calibration (electsim calibrate) -------------------------------------------------------------
+
+CALIBRATION_ROWS = (
+    ("50 % share intervals: outcomes inside", lambda s: _pct(s.share_coverage[0.5])),
+    ("80 % share intervals: outcomes inside", lambda s: _pct(s.share_coverage[0.8])),
+    ("90 % share intervals: outcomes inside", lambda s: _pct(s.share_coverage[0.9])),
+    ("50 % seat intervals: outcomes inside", lambda s: _pct(s.seat_coverage[0.5])),
+    ("80 % seat intervals: outcomes inside", lambda s: _pct(s.seat_coverage[0.8])),
+    ("90 % seat intervals: outcomes inside", lambda s: _pct(s.seat_coverage[0.9])),
+    ("CRPS of the share (points, lower is better)", lambda s: f"{s.crps:.3f}"),
+    ("Brier score, P(majority)", lambda s: f"{s.brier.get('majority', float('nan')):.4f}"),
+    ("Brier score, P(first place)", lambda s: f"{s.brier.get('first', float('nan')):.4f}"),
+    ("Brier score, P(threshold)", lambda s: f"{s.brier.get('threshold', float('nan')):.4f}"),
+    ("log score, P(majority)", lambda s: f"{s.log_score.get('majority', float('nan')):.4f}"),
+    ("log score, P(first place)", lambda s: f"{s.log_score.get('first', float('nan')):.4f}"),
+    ("log score, P(threshold)", lambda s: f"{s.log_score.get('threshold', float('nan')):.4f}"),
+)
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.1f} %"
+
+
+def calibration_caption(cal) -> str:
+    how = ("each election forecast with the polling error fitted on the others (leave one election "
+           "out)" if cal.fitted else "the calibrated model with the shipped polling error")
+    return (f"{len(cal.elections)} elections, {cal.summaries['sampling'].lists} lists; {how}; "
+            f"{cal.runs:,} runs each; both models pool the polls of the last 21 days")
+
+
+def calibration_table(cal) -> Table:
+    """Terminal table: every score of the sampling-only and the calibrated model side by side."""
+    table = Table(title="Calibration: forecasts of past elections against their results",
+                  caption=calibration_caption(cal))
+    table.add_column("score")
+    for m in cal.summaries:
+        table.add_column("sampling error only" if m == "sampling" else m, justify="right")
+    for label, fmt in CALIBRATION_ROWS:
+        table.add_row(label, *(fmt(s) for s in cal.summaries.values()))
+    return table
+
+
+def calibration_markdown(cal) -> str:
+    lines = ["# Calibration", "", calibration_caption(cal) + ".", "",
+             "| score | " + " | ".join("sampling error only" if m == "sampling" else m
+                                      for m in cal.summaries) + " |",
+             "|---|" + "---:|" * len(cal.summaries)]
+    for label, fmt in CALIBRATION_ROWS:
+        lines.append(f"| {label} | " + " | ".join(fmt(s) for s in cal.summaries.values()) + " |")
+    if cal.fit is not None:
+        p = cal.fit.params
+        tails = "normal" if p.df == float("inf") else f"Student t with {p.df:g} df"
+        lines += ["", f"Fitted on every election: scale {p.scale:.4f} (log scale, a list at 10 %), "
+                      f"size exponent {p.size_exponent:.3f}, drift {p.drift:.3f} per 30 days, "
+                      f"{tails} (chosen by the held-out log score: "
+                      + ", ".join(f"{k} df: {v:.1f}" for k, v in cal.fit.to_json()["loeo_log_score"].items())
+                      + ")."]
+    lines += ["", "## Elections", "",
+              "| election | lists | 90 % share intervals holding the result (sampling / calibrated) |",
+              "|---|---:|---:|"]
+    for name in cal.elections:
+        rows = {m: [s for s in cal.scores if s.election == name and s.model == m] for m in cal.summaries}
+        inside = " / ".join(f"{sum(s.covered(0.9) for s in r)}" for r in rows.values())
+        lines.append(f"| {name} | {len(rows['sampling'])} | {inside} |")
+    return "\n".join(lines) + "\n"
+
+
+CALIBRATION_COLUMNS = ("election", "id", "model", "share", "share_p05", "share_p25", "share_p50",
+                       "share_p75", "share_p95", "pit", "crps", "seats", "seats_p05", "seats_p95",
+                       "p_majority", "won_majority", "p_first", "first", "p_threshold", "passed")
+
+
+def calibration_csv(cal) -> str:
+    """One row per list, election and model: the forecast's quantiles, the outcome, the scores."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(CALIBRATION_COLUMNS)
+    for s in cal.scores:
+        q, sq = s.share_quantiles, s.seat_quantiles
+        w.writerow([s.election, s.id, s.model, s.share, q[0.05], q[0.25], q[0.5], q[0.75], q[0.95],
+                    s.pit, s.crps, s.seats, sq[0.05], sq[0.95], s.p_majority, s.won_majority,
+                    s.p_first, s.first, "" if s.p_threshold is None else s.p_threshold, s.passed])
+    return buf.getvalue()
+
+
+def calibration_files(cal, formats: tuple[str, ...] = ("md", "csv", "json", "png", "svg")) -> dict:
+    """Every file of ``calibrate --out``, rendered in memory."""
+    from .charts import calibration_chart
+
+    files: dict[str, str | bytes] = {}
+    if "md" in formats:
+        files["calibration.md"] = calibration_markdown(cal)
+    if "csv" in formats:
+        files["calibration.csv"] = calibration_csv(cal)
+    if "json" in formats:
+        files["calibration.json"] = json.dumps(cal.to_json(), indent=2) + "\n"
+    for fmt in ("png", "svg"):
+        if fmt in formats:
+            files[f"calibration.{fmt}"] = calibration_chart(cal, fmt)
+    return files

@@ -1,0 +1,233 @@
+"""Importers: polls kept in public tables, turned into a config's ``[[poll]]`` blocks.
+
+:func:`read_eopaod` reads a table of "European Opinion Polls as Open Data" (GitHub
+``filipvanlaenen/eopaod``, ``data/polls/<country>.psv``): pipe-separated, one poll a row, columns
+``Polling firm | Commissioners | Fieldwork Start | Fieldwork End | Scope | Sample Size |
+Participation | Precision | <one column per party> | Other``. Its conventions:
+
+* ``Precision`` ``S``: the figures are seats, not percent; such rows are skipped;
+* a sample size in brackets, ``(1000)``, is assumed by EOPAOD, not published; the row is kept and
+  its ``sample_size`` says so in a comment; ``N/A``: the row is skipped;
+* ``Scope`` ``E`` (and ``EN``): a European-Parliament question, skipped; ``N`` and ``NE`` (a national
+  poll EOPAOD also uses for European projections) are national;
+* ``N/A`` for a party: the poll did not report it; it is left out of that poll, so it counts as
+  part of the poll's ``others``.
+
+A poll's figures summing to less than 100 leave the rest to ``others``; summing to more than 100.5
+(rounding), they are scaled to 100, with a comment. :func:`polls_toml` writes the blocks.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .config import OTHERS
+from .errors import InputError
+
+REQUIRED = ("Polling firm", "Fieldwork End", "Scope", "Sample Size", "Precision")
+_MISSING = {"N/A", "NA", ""}
+_FIXED = ("Polling firm", "Commissioners", "Fieldwork Start", "Fieldwork End", "Scope",
+          "Sample Size", "Participation", "Precision")
+
+
+@dataclass
+class ImportedPoll:
+    firm: str
+    date: dt.date  # fieldwork end
+    sample_size: int
+    assumed_size: bool  # the table's sample size was in brackets
+    shares: dict[str, float]  # party id (or OTHERS) -> percent, as they will be written
+    line: int  # line of the table it came from
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Import:
+    """What :func:`read_eopaod` found: the polls kept, and how many rows it skipped and why."""
+
+    path: str
+    election_date: dt.date
+    days: int
+    mapping: dict[str, tuple[str, ...]]  # party id -> its columns
+    polls: list[ImportedPoll]
+    skipped: dict[str, int]
+
+
+def column_id(column: str) -> str:
+    """A config id for a table column: ASCII, lower case, other characters as '-'
+    ("Grüne" -> "grune", "PP–PSOE" -> "pp-psoe")."""
+    ascii_ = unicodedata.normalize("NFKD", column).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9_.]+", "-", ascii_.lower()).strip("-")
+    return slug or "party"
+
+
+def parse_party_option(value: str) -> tuple[str, str]:
+    """``ID=COLUMN[+COLUMN...]`` (the ``--party`` option) as ``(id, columns)``; the columns are
+    split by :func:`read_eopaod`, which knows the header (a column may be named "50+")."""
+    pid, sep, cols = value.partition("=")
+    if not sep or not pid.strip() or not cols.strip():
+        raise InputError(f"--party {value!r}: expected ID=COLUMN or ID=COLUMN+COLUMN")
+    return pid.strip(), cols.strip()
+
+
+def read_eopaod(path: str | Path, election_date: dt.date, days: int = 21,
+                parties: dict[str, str | tuple[str, ...]] | None = None) -> Import:
+    """The polls of an EOPAOD table whose fieldwork ended in the ``days`` days before
+    ``election_date`` (election day excluded). ``parties`` maps config ids to the table's columns,
+    a tuple or a string "A+B" (several columns add up; a column whose name has a "+" is taken
+    whole); by default every party column is a party, with :func:`column_id`.
+    With a mapping, figures of unmapped columns go to ``others``. A bad row is an
+    :class:`~simulator.errors.InputError` naming the file and line."""
+    path = Path(path)
+    if days < 1:
+        raise InputError(f"--days must be at least 1 (got {days})")
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: cannot read ({exc})") from None
+    numbered = [(i + 1, ln) for i, ln in enumerate(lines) if ln.strip()]
+    if not numbered:
+        raise InputError(f"{path}: empty file")
+    head_line, head = numbered[0]
+    columns = [c.strip() for c in head.split("|")]
+    for name in REQUIRED:
+        if name not in columns:
+            raise InputError(f"{path}:{head_line}: not an EOPAOD table: no {name!r} column")
+    party_cols = [c for c in columns[columns.index("Precision") + 1:] if c != "Other"]
+    if parties is None:
+        mapping = {}
+        for col in party_cols:
+            pid = column_id(col)
+            if pid == OTHERS or pid in mapping:
+                raise InputError(f"{path}:{head_line}: column {col!r} gives the id {pid!r} twice "
+                                 "or the reserved 'others'; map it with --party")
+            mapping[pid] = (col,)
+    else:
+        mapping = {}
+        for pid, cols in parties.items():
+            if isinstance(cols, str):
+                cols = (cols,) if cols in party_cols else tuple(
+                    c.strip() for c in cols.split("+") if c.strip())
+            mapping[pid] = tuple(cols)
+        for pid, cols in mapping.items():
+            for col in cols:
+                if col not in party_cols:
+                    raise InputError(f"{path}: --party {pid}={'+'.join(cols)}: no party column "
+                                     f"{col!r} (columns: {', '.join(party_cols)})")
+    mapped = {c for cols in mapping.values() for c in cols}
+    first = election_date - dt.timedelta(days=days)
+    skipped = {"seats": 0, "European scope": 0, "no sample size": 0, "outside the window": 0}
+    polls = []
+    for lineno, text in numbered[1:]:
+        cells = [c.strip() for c in text.split("|")]
+        if len(cells) != len(columns):
+            raise InputError(f"{path}:{lineno}: {len(cells)} fields, the header has {len(columns)}")
+        row = dict(zip(columns, cells))
+        try:
+            end = dt.date.fromisoformat(row["Fieldwork End"])
+        except ValueError:
+            raise InputError(f"{path}:{lineno}: Fieldwork End {row['Fieldwork End']!r} is not a "
+                             "date like 2021-09-23") from None
+        if not first <= end < election_date:
+            skipped["outside the window"] += 1
+            continue
+        if row["Precision"].upper() == "S":
+            skipped["seats"] += 1
+            continue
+        if row["Scope"].upper().startswith("E"):
+            skipped["European scope"] += 1
+            continue
+        size = row["Sample Size"]
+        if size in _MISSING:
+            skipped["no sample size"] += 1
+            continue
+        assumed = size.startswith("(") and size.endswith(")")
+        try:
+            n = int(size.strip("()").replace(",", "").replace(" ", ""))
+            if n <= 0:
+                raise ValueError
+        except ValueError:
+            raise InputError(f"{path}:{lineno}: Sample Size {size!r} is not a positive whole "
+                             "number") from None
+        figures = {}
+        for col in party_cols + (["Other"] if "Other" in row else []):
+            value = row[col]
+            if value in _MISSING:
+                continue
+            try:
+                figures[col] = float(value)
+            except ValueError:
+                raise InputError(f"{path}:{lineno}: {col} = {value!r} is not a number or N/A") from None
+            if figures[col] < 0:
+                raise InputError(f"{path}:{lineno}: {col} = {value} is negative")
+        polls.append(_poll(row["Polling firm"], end, n, assumed, figures, mapping, mapped,
+                           lineno, f"{path}:{lineno}"))
+    return Import(path=str(path), election_date=election_date, days=days, mapping=mapping,
+                  polls=polls, skipped=skipped)
+
+
+def _poll(firm, end, n, assumed, figures, mapping, mapped, lineno, where) -> ImportedPoll:
+    shares: dict[str, float] = {}
+    notes = []
+    for pid, cols in mapping.items():
+        got = [figures[c] for c in cols if c in figures]
+        if got:
+            shares[pid] = sum(got)
+    others = figures.get("Other", 0.0)
+    folded = [c for c in figures if c != "Other" and c not in mapped]
+    for c in folded:
+        others += figures[c]
+    if folded:
+        notes.append("others includes " + ", ".join(f"{c} {figures[c]:g}" for c in folded))
+    total = sum(shares.values()) + others
+    if total <= 0:
+        raise InputError(f"{where}: no figures")
+    if total < 100.0:
+        others += 100.0 - total
+    elif total > 100.5:
+        notes.append(f"figures summed to {total:g}, scaled to 100")
+        shares = {k: v * 100.0 / total for k, v in shares.items()}
+        others *= 100.0 / total
+    if others > 1e-9:
+        shares[OTHERS] = others
+    shares = {k: round(v, 4) for k, v in shares.items()}
+    return ImportedPoll(firm=firm, date=end, sample_size=n, assumed_size=assumed, shares=shares,
+                        line=lineno, notes=notes)
+
+
+def polls_toml(imp: Import) -> str:
+    """The ``[[poll]]`` blocks of an import, newest first, with comments naming the source."""
+    first = imp.election_date - dt.timedelta(days=imp.days)
+    out = [f"# Polls imported by `electsim polls import` from {Path(imp.path).name} (EOPAOD table):",
+           f"# fieldwork ending {first} .. {imp.election_date - dt.timedelta(days=1)}; "
+           f"{len(imp.polls)} polls kept"
+           + "".join(f", {k} {v} skipped" for k, v in imp.skipped.items()
+                     if v and k != "outside the window") + ".",
+           "# Columns: " + ", ".join(f"{pid} = {' + '.join(cols)}" for pid, cols in imp.mapping.items()),
+           ""]
+    for p in sorted(imp.polls, key=lambda p: p.date, reverse=True):
+        out.append(f"[[poll]]  # line {p.line}" + "".join(f"; {n}" for n in p.notes))
+        out.append(f"firm = {_toml_string(p.firm)}")
+        out.append(f"date = {p.date.isoformat()}  # fieldwork end")
+        if p.assumed_size:
+            out.append("# sample size assumed by EOPAOD, not published")
+        out.append(f"sample_size = {p.sample_size}")
+        out.append("[poll.shares]")
+        for pid, v in p.shares.items():
+            out.append(f"{_toml_key(pid)} = {v:g}")
+        out.append("")
+    return "\n".join(out)
+
+
+def _toml_string(s: str) -> str:
+    return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _toml_key(k: str) -> str:
+    return k if re.fullmatch(r"[A-Za-z0-9_-]+", k) else _toml_string(k)
