@@ -247,7 +247,7 @@ def config_document(election: Election) -> dict:
             row["date"] = p.date.isoformat()
         polls.append(row)
     model = election.model.settings()
-    model["polling_error"] = election.model.error_scale  # the numbers, not the shipped file's name
+    model["polling_error"] = model.pop("error_scale")  # the numbers, not the shipped file's name
     doc = {"election": el, "party": parties, "poll": polls, "model": model,
            "simulation": dataclasses.asdict(election.simulation),
            "coalition": [{"name": c.name, "members": list(c.members)} for c in election.coalitions]}

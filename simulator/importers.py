@@ -57,11 +57,17 @@ class Import:
     skipped: dict[str, int]
 
 
+_LETTERS = str.maketrans({"ø": "oe", "Ø": "OE", "æ": "ae", "Æ": "AE", "ß": "ss", "đ": "d",
+                          "Đ": "D", "ł": "l", "Ł": "L", "þ": "th", "Þ": "TH", "ð": "d", "Ð": "D"})
+
+
 def column_id(column: str) -> str:
-    """A config id for a table column: ASCII, lower case, other characters as '-'
-    ("Grüne" -> "grune", "PP–PSOE" -> "pp-psoe")."""
-    ascii_ = unicodedata.normalize("NFKD", column).encode("ascii", "ignore").decode()
-    slug = re.sub(r"[^a-z0-9_.]+", "-", ascii_.lower()).strip("-")
+    """A config id for a table column: ASCII letters without their accents, lower case, anything
+    else as '-' ("Grüne" -> "grune", "PP–PSOE" -> "pp-psoe", "Ø" -> "oe")."""
+    plain = "".join(ch if ch.isascii() else "-"
+                    for ch in unicodedata.normalize("NFKD", column.translate(_LETTERS))
+                    if not unicodedata.combining(ch))
+    slug = re.sub(r"[^a-z0-9_.]+", "-", plain.lower()).strip("-")
     return slug or "party"
 
 
@@ -79,7 +85,8 @@ def read_eopaod(path: str | Path, election_date: dt.date, days: int = 21,
     """The polls of an EOPAOD table whose fieldwork ended in the ``days`` days before
     ``election_date`` (election day excluded). ``parties`` maps config ids to the table's columns,
     a tuple or a string "A+B" (several columns add up; a column whose name has a "+" is taken
-    whole); by default every party column is a party, with :func:`column_id`.
+    whole); by default every party column is a party, with :func:`column_id` (a suffix where
+    two columns give the same id: a, a-2).
     With a mapping, figures of unmapped columns go to ``others``. A bad row is an
     :class:`~simulator.errors.InputError` naming the file and line."""
     path = Path(path)
@@ -102,11 +109,11 @@ def read_eopaod(path: str | Path, election_date: dt.date, days: int = 21,
     party_cols = [c for c in columns[columns.index("Precision") + 1:] if c != "Other"]
     if parties is None:
         mapping = {}
-        for col in party_cols:
-            pid = column_id(col)
-            if pid == OTHERS or pid in mapping:
-                raise InputError(f"{path}:{head_line}: column {col!r} gives the id {pid!r} twice "
-                                 "or the reserved 'others'; map it with --party")
+        for col in party_cols:  # ids from the columns; a clash (A and Å) gets a suffix: a, a-2
+            base = pid = column_id(col)
+            k = 2
+            while pid == OTHERS or pid in mapping:
+                pid, k = f"{base}-{k}", k + 1
             mapping[pid] = (col,)
     else:
         mapping = {}

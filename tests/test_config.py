@@ -143,3 +143,79 @@ def test_reserved_others_id(write_config):
 def test_coalition_with_unknown_party(write_config):
     msg = _error(write_config, MINIMAL + '[[coalition]]\nname = "X"\nmembers = ["a", "q"]\n')
     assert "coalition 1 (X).members" in msg and "'q'" in msg
+
+
+POLLED = MINIMAL.replace('[election]\nseats = 10', '[election]\nseats = 10\ndate = 2024-06-02') + """
+[[poll]]
+firm = "Ipsos"
+date = 2024-05-30
+sample_size = 1000
+[poll.shares]
+a = 60
+b = 40
+"""
+
+
+@pytest.mark.parametrize("line, key", [
+    ('polling_error = "big"', "model.polling_error"),
+    ("polling_error = -0.1", "model.polling_error"),
+    ("polling_error = true", "model.polling_error"),
+    ("error_df = 0.5", "model.error_df"),
+    ('error_df = "fat"', "model.error_df"),
+    ("error_size_exponent = 3", "model.error_size_exponent"),
+    ("error_drift = -1", "model.error_drift"),
+    ('design_effect = "guess"', "model.design_effect"),
+    ("design_effect = 0", "model.design_effect"),
+    ('house_effects = "yes"', "model.house_effects"),
+    ("window_days = -3", "model.window_days"),
+    ("unnamed_share = 120", "model.unnamed_share"),
+    ("unnamed_share = -1", "model.unnamed_share"),
+    ("error_scale = 0.2", "model.error_scale"),  # not a key: the scale is polling_error's number
+])
+def test_bad_error_model_keys_are_config_errors_naming_the_key(write_config, line, key):
+    msg = _error(write_config, POLLED + f"[model]\n{line}\n")
+    assert key in msg
+
+
+def test_error_model_defaults_are_the_calibrated_fit_and_zero_turns_the_layers_off(write_config):
+    from simulator.config import calibrated_error
+
+    fit = calibrated_error()
+    e = load_config(write_config(POLLED))
+    assert e.model.polling_error == "calibrated" and e.model.error_scale == fit["scale"]
+    assert e.model.house_effects and e.model.window_days == fit["window_days"]
+    off = load_config(write_config(POLLED + "[model]\npolling_error = 0\n", "off.toml"))
+    assert off.model.error_scale == 0 and not off.model.house_effects and off.model.design_effect == 1.0
+    assert off.model.window_days == 0 and off.model.sampling_only
+    number = load_config(write_config(POLLED + '[model]\npolling_error = 0.3\nerror_df = "normal"\n', "n.toml"))
+    assert number.model.error_scale == 0.3 and number.model.error_df == float("inf")
+
+
+def test_poll_after_the_election_is_refused_naming_the_poll(write_config):
+    msg = _error(write_config, POLLED.replace("date = 2024-05-30", "date = 2024-06-09"))
+    assert "poll 1 (Ipsos, 2024-06-09).date" in msg and "after the election" in msg
+
+
+def test_past_result_needs_a_date_before_the_election(write_config):
+    past = '[[past_result]]\ndate = 2024-07-01\n[past_result.shares]\na = 50\nb = 50\n'
+    assert "past_result 1.date" in _error(write_config, POLLED + past)
+    assert "past_result 1.date" in _error(write_config, POLLED + past.replace("date = 2024-07-01\n", ""))
+
+
+def test_likely_mistakes_are_warnings(write_config):
+    e = load_config(write_config(POLLED.replace("seats = 10", "seats = 10\nthreshold = 0.03")))
+    assert any("election.threshold = 0.03" in w and "write 3" in w for w in e.warnings)
+    e = load_config(write_config(POLLED.replace("seats = 10", 'seats = 10\nthreshold_base = "cast"'), "c.toml"))
+    assert any("invalid_share" in w for w in e.warnings)
+    e = load_config(write_config(POLLED + '[model]\ndesign_effect = "estimate"\n', "d.toml"))
+    assert any("at least 3 polls" in w for w in e.warnings)
+    assert load_config(write_config(POLLED, "fine.toml")).warnings == ()
+
+
+def test_result_others_count_in_the_base_but_win_nothing(write_config):
+    from simulator.allocation import allocate_result
+
+    text = MINIMAL.replace("seats = 10", "seats = 10\nthreshold = 5.0") + (
+        "[result.votes]\na = 100\nb = 6\nothers = 94\n")
+    rows = {r.id: r for r in allocate_result(load_config(write_config(text)))}
+    assert rows["b"].share == pytest.approx(3.0) and not rows["b"].qualified and rows["a"].seats == 10

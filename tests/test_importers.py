@@ -1,0 +1,104 @@
+"""electsim polls import: real EOPAOD excerpts (tests/data, sources in its README) become [[poll]]
+blocks a config loads; bad rows get one line naming the file and line."""
+
+from __future__ import annotations
+
+import datetime as dt
+import tomllib
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from simulator.cli import app
+from simulator.config import parse_config
+from simulator.errors import InputError
+from simulator.importers import column_id, polls_toml, read_eopaod
+
+DATA = Path(__file__).parent / "data"
+NL = DATA / "eopaod-nl-2021-excerpt.psv"
+DK = DATA / "eopaod-dk-2019-excerpt.psv"
+runner = CliRunner()
+
+
+def test_dutch_excerpt_keeps_the_polls_in_percent_of_the_last_21_days():
+    imp = read_eopaod(NL, dt.date(2021, 3, 17))
+    # in the window 2021-02-24 .. 2021-03-16: 5 rows in percent, 8 rows in seats (Peil.nl,
+    # Kantar, one Ipsos); the October and mid-February rows are outside it
+    assert [(p.firm, p.date.isoformat()) for p in imp.polls] == [
+        ("I&O Research", "2021-03-15"), ("Ipsos", "2021-03-08"), ("I&O Research", "2021-03-08"),
+        ("I&O Research", "2021-03-02"), ("Ipsos", "2021-03-02")]
+    assert imp.skipped["seats"] == 8
+    first = imp.polls[0]
+    assert first.sample_size == 2812 and not first.assumed_size
+    assert first.shares["vvd"] == 21.0 and first.shares["pvv"] == 12.5 and first.shares["50"] == 1.0
+    assert "pvdt" not in first.shares  # N/A: left out, so it is part of this poll's others
+    assert abs(sum(first.shares.values()) - 100.0) < 1e-6
+
+
+def test_imported_blocks_load_as_a_config():
+    imp = read_eopaod(NL, dt.date(2021, 3, 17), parties={"vvd": "VVD", "left": "GL+PvdA+SP",
+                                                          "fifty": "50+"})
+    text = polls_toml(imp)
+    doc = tomllib.loads(text)
+    doc.update(election={"seats": 150, "date": dt.date(2021, 3, 17)},
+               party=[{"id": "vvd"}, {"id": "left"}, {"id": "fifty"}])
+    e = parse_config(doc)
+    assert len(e.polls) == 5
+    io = e.polls[0]
+    assert io.firm == "I&O Research" and io.date == dt.date(2021, 3, 15)
+    assert io.shares["left"] == pytest.approx(7.2 + 7.4 + 6.8)  # columns added up
+    assert io.shares["fifty"] == pytest.approx(1.0)  # a column named "50+" taken whole
+    assert io.shares["others"] == pytest.approx(100 - 21.0 - 21.4 - 1.0)  # unmapped columns
+    assert "others includes PVV 12.5" in text
+
+
+def test_assumed_sample_size_is_marked_and_figures_over_100_are_scaled():
+    imp = read_eopaod(DK, dt.date(2019, 6, 5), days=60)
+    assumed = [p for p in imp.polls if p.assumed_size]
+    assert [(p.firm, p.sample_size) for p in assumed] == [("Greens Analyseinstitut", 1000)]
+    text = polls_toml(imp)
+    block = text[text.index("Greens Analyseinstitut", text.index("2019-05-07") - 200):]
+    assert "# sample size assumed by EOPAOD, not published" in text
+    assert "sample_size = 1000" in block
+    for p in imp.polls:
+        assert abs(sum(p.shares.values()) - 100.0) < 1e-3
+
+
+@pytest.mark.parametrize("mangle, message", [
+    (lambda ln: ln.rsplit("|", 1)[0], "fields, the header has"),
+    (lambda ln: ln.replace("2019-06-04    |", "04.06.2019    |", 1), "is not a date"),
+    (lambda ln: ln.replace("| 2414 ", "| lots ", 1), "Sample Size 'lots'"),
+    (lambda ln: ln.replace("| 25.7 ", "| 2x.7 ", 1), "is not a number or N/A"),
+])
+def test_bad_rows_are_one_line_errors_naming_the_line(tmp_path, mangle, message):
+    lines = DK.read_text(encoding="utf-8").splitlines()
+    lines[1] = mangle(lines[1])
+    bad = tmp_path / "bad.psv"
+    bad.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(InputError) as info:
+        read_eopaod(bad, dt.date(2019, 6, 5))
+    assert f"{bad}:2:" in str(info.value) and message in str(info.value)
+
+
+def test_unknown_column_and_bad_option_are_errors():
+    with pytest.raises(InputError, match="no party column 'XYZ'"):
+        read_eopaod(NL, dt.date(2021, 3, 17), parties={"x": "XYZ"})
+    with pytest.raises(InputError, match="not an EOPAOD table"):
+        read_eopaod(Path(__file__), dt.date(2021, 3, 17))
+
+
+def test_column_ids_are_config_ids():
+    assert column_id("Grüne") == "grune" and column_id("PP–PSOE") == "pp-psoe"
+    assert column_id("Kotleba–ĽSNS") == "kotleba-lsns" and column_id("Ø") == "oe"
+
+
+def test_cli_writes_blocks_and_rejects_a_bad_date(tmp_path):
+    out = tmp_path / "polls.toml"
+    r = runner.invoke(app, ["polls", "import", str(NL), "--election-date", "2021-03-17",
+                            "--party", "vvd=VVD", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    assert tomllib.loads(out.read_text(encoding="utf-8"))["poll"][0]["shares"]["vvd"] == 21.0
+    assert "8 seats" in r.stderr
+    r = runner.invoke(app, ["polls", "import", str(NL), "--election-date", "17/03/2021"])
+    assert r.exit_code == 2 and "--election-date" in r.stderr and len(r.stderr.strip().splitlines()) == 1
