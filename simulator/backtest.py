@@ -24,6 +24,10 @@ class PartyScore:
     won_majority: bool
     brier: float  # (p - outcome)^2 of the majority call
     log_score: float  # log P(what happened), natural log; p clipped to 1/(runs+1)
+    actual_share: float = float("nan")  # percent of valid votes
+    share_p05: float = float("nan")
+    share_p95: float = float("nan")
+    in_share_interval: bool = False
 
 
 @dataclass(frozen=True)
@@ -32,12 +36,14 @@ class Backtest:
     brier: float  # mean over parties
     log_score: float  # sum over parties
     coverage_90: float  # share of parties whose actual seats fell in their 90 % interval
+    share_coverage_90: float = float("nan")  # likewise for the vote share
 
     def to_json(self) -> dict:
         return {
             "brier": self.brier,
             "log_score": self.log_score,
             "coverage_90": self.coverage_90,
+            "share_coverage_90": self.share_coverage_90,
             "parties": {s.id: {k: v for k, v in s.__dict__.items() if k != "id"} for s in self.parties},
         }
 
@@ -47,6 +53,7 @@ def backtest(election: Election, result: Result) -> Backtest | None:
     if election.result is None:
         return None
     actual = {row.id: row.seats for row in allocate_result(election)}
+    valid = election.result.valid_votes
     eps = 1.0 / (result.runs + 1)
     scores = []
     for pid, p in result.parties.items():
@@ -61,10 +68,14 @@ def backtest(election: Election, result: Result) -> Backtest | None:
             seats_p95=p.seats_p95, percentile=pct, in_90_interval=p.seats_p05 <= a <= p.seats_p95,
             p_majority=p.p_majority, won_majority=won, brier=(p.p_majority - float(won)) ** 2,
             log_score=math.log(pm if won else 1.0 - pm),
+            actual_share=100.0 * election.result.votes[pid] / valid, share_p05=p.share_p05,
+            share_p95=p.share_p95,
+            in_share_interval=bool(p.share_p05 <= 100.0 * election.result.votes[pid] / valid <= p.share_p95),
         ))
     return Backtest(
         parties=scores,
         brier=sum(s.brier for s in scores) / len(scores),
         log_score=sum(s.log_score for s in scores),
         coverage_90=sum(s.in_90_interval for s in scores) / len(scores),
+        share_coverage_90=sum(s.in_share_interval for s in scores) / len(scores),
     )

@@ -90,18 +90,22 @@ def seat_projection(election: Election, result: Result, fmt: str = "png") -> byt
 
 
 def coalition_probabilities(election: Election, result: Result, fmt: str = "png") -> bytes:
-    """P(majority) of each coalition (and single parties with any chance), as horizontal bars."""
-    rows = [(p.name, p.p_majority) for p in result.parties.values() if p.p_majority > 0]
-    rows += [(f"{c.name} ({' + '.join(c.members)})", c.p_majority) for c in result.coalitions.values()]
+    """P(majority) of each coalition and of each single party with a chance of at least 0.1 %,
+    as labelled horizontal bars."""
+    rows = [(p.name, p.p_majority) for p in result.parties.values() if p.p_majority >= 0.001]
+    rows += [(c.label, c.p_majority) for c in result.coalitions.values()]
     rows = rows or [("(none)", 0.0)]
-    fig, ax = plt.subplots(figsize=(8, 0.45 * len(rows) + 1.4), constrained_layout=True)
-    y = range(len(rows))
-    ax.barh(list(y), [r[1] for r in rows][::-1], color="#1f4e9c")
-    ax.set_yticks(list(y), [r[0] for r in rows][::-1])
-    ax.set_xlim(0, 1)
+    fig, ax = plt.subplots(figsize=(8, 0.45 * len(rows) + 1.6), constrained_layout=True)
+    y = list(range(len(rows)))[::-1]
+    ax.barh(y, [r[1] for r in rows], color="#1f4e9c")
+    for yi, (_, p) in zip(y, rows):
+        ax.text(min(p, 1.0) + 0.01, yi, f"{100 * p:.1f} %", va="center", fontsize=8)
+    ax.set_yticks(y, [r[0] for r in rows])
+    ax.set_xlim(0, 1.12)
+    ax.set_xticks([0, 0.25, 0.5, 0.75, 1.0])
     ax.xaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0, decimals=0))
     ax.set_xlabel("probability of a majority")
-    ax.set_title(f"{result.election}: who can hold a majority")
+    fig.suptitle(f"{result.election}: who can hold a majority", fontsize=11)
     return _render(fig, fmt)
 
 

@@ -6,6 +6,7 @@ Each command parses its options, calls one library function, and prints. A user 
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import sys
@@ -26,8 +27,45 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-console = Console()
+# Piped output is not cut to 80 columns: tables keep their natural width when stdout is no terminal.
+console = Console(width=None if sys.stdout.isatty() else 10_000)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def _count(value: str | None, option: str) -> int | None:
+    """A whole number as people write it on a command line: 1000000, 1_000_000, 1,000,000, 1e6."""
+    if value is None:
+        return None
+    text = value.strip().replace("_", "").replace(",", "")
+    try:
+        number = int(text)
+    except ValueError:
+        try:
+            x = float(text)
+        except ValueError:
+            raise InputError(f"{option} {value!r} is not a whole number") from None
+        if not x.is_integer():
+            raise InputError(f"{option} {value!r} is not a whole number") from None
+        number = int(x)
+    return number
+
+
+def _load(config: Path):
+    """Load a config and print its likely mistakes as warnings (one line each, on stderr)."""
+    from .config import load_config
+
+    election = load_config(config)
+    for warning in election.warnings:
+        err_console.print(f"electsim: warning: {warning}", markup=False)
+    return election
+
+
+def _compile_note() -> None:
+    """Say so when the first simulation will compile the kernels (instead of a bar stuck at 0)."""
+    from .engine import COMPILE_NOTE, compiled
+
+    if not compiled():
+        err_console.print(COMPILE_NOTE, markup=False)
 
 
 def _friendly(func):
@@ -69,10 +107,9 @@ def allocate(
 ) -> None:
     """Allocate the seats of the config's actual result under its rules."""
     from .allocation import allocate_result
-    from .config import load_config
     from .report import allocation_json, allocation_table
 
-    election = load_config(config)
+    election = _load(config)
     rows = allocate_result(election)
     if as_json:
         sys.stdout.write(json.dumps(allocation_json(election, rows), indent=2) + "\n")
@@ -83,28 +120,38 @@ def allocate(
 @app.command()
 @_friendly
 def simulate(
-    config: Path = typer.Argument(..., help="Election config (TOML) with \\[\\[poll]] tables."),
-    runs: Optional[int] = typer.Option(None, "--runs", "-n", help="Simulated elections (default: \\[simulation] runs)."),
+    config: Path = typer.Argument(..., help="Election config (TOML) with \\[\\[poll]] tables, or a report.json / simulate --json file to re-run."),
+    runs: Optional[str] = typer.Option(None, "--runs", "-n", help="Simulated elections, e.g. 1000000, 1_000_000 or 1e6 (default: \\[simulation] runs)."),
     seed: Optional[int] = typer.Option(None, "--seed", help="Random seed (default: \\[simulation] seed, else fresh)."),
     threads: Optional[int] = typer.Option(None, "--threads", help="Worker threads (default: all cores). Results do not depend on it."),
     target_se: Optional[float] = typer.Option(None, "--target-se", help="Stop once every headline probability's standard error is below this (e.g. 0.001); --runs is then the cap."),
     json_path: Optional[Path] = typer.Option(None, "--json", help="Write the results as JSON here."),
     csv_path: Optional[Path] = typer.Option(None, "--csv", help="Write one row per party as CSV here."),
     markdown_path: Optional[Path] = typer.Option(None, "--markdown", help="Write a Markdown summary here."),
+    draws_path: Optional[Path] = typer.Option(None, "--draws", help="Write every run's vote shares (float32) and seats (int16) here as a NumPy .npz file (runs x lists; 6 bytes per run and list), streamed to disk."),
 ) -> None:
-    """Simulate the election from its polls: seat distributions and majority probabilities."""
-    from .config import load_config
+    """Simulate the election from its polls: seat and vote-share distributions and majority probabilities."""
+    from .draws_file import draws_size
+    from .engine import check_options
     from .engine import simulate as run_simulation
     from .report import check_writable, parties_csv, result_markdown, result_table, write_atomic
 
-    election = load_config(config)
+    n_runs = _count(runs, "--runs")
+    check_options(n_runs, seed, threads, target_se)
+    election = _load(config)
     outputs = [(p, kind) for p, kind in ((json_path, "json"), (csv_path, "csv"), (markdown_path, "md")) if p]
-    for path, _ in outputs:
+    for path in [p for p, _ in outputs] + ([draws_path] if draws_path else []):
         check_writable(path)
-    total = runs if runs is not None else election.simulation.runs
+    total = n_runs if n_runs is not None else election.simulation.runs
+    check_options(total)
+    if draws_path:
+        size = draws_size(total, len(election.parties))
+        err_console.print(f"writing {size / 1e6:,.0f} MB of draws ({total:,} runs x "
+                          f"{len(election.parties)} lists) to {draws_path}", markup=False)
+    _compile_note()
     with _progress_bar(total) as update:
-        result = run_simulation(election, runs=runs, seed=seed, threads=threads, target_se=target_se,
-                                progress=update)
+        result = run_simulation(election, runs=n_runs, seed=seed, threads=threads,
+                                target_se=target_se, progress=update, draws=draws_path)
     console.print(result_table(result))
     for path, kind in outputs:
         if kind == "json":
@@ -114,6 +161,24 @@ def simulate(
         else:
             write_atomic(path, result_markdown(result))
         err_console.print(f"wrote {path}", markup=False)
+    if draws_path:
+        err_console.print(f"wrote {draws_path}", markup=False)
+
+
+@app.command()
+@_friendly
+def compile() -> None:  # noqa: A001 (the command's name)
+    """Compile the simulation kernels into numba's cache now (the first simulation does it otherwise, once)."""
+    from .config import parse_config
+    from .engine import COMPILE_NOTE, compiled, simulate
+
+    if compiled():
+        err_console.print("the simulation kernels are compiled already", markup=False)
+        return
+    err_console.print(COMPILE_NOTE, markup=False)
+    tiny = {"election": {"seats": 3}, "party": [{"id": "a"}, {"id": "b"}],
+            "poll": [{"sample_size": 100, "shares": {"a": 60, "b": 40}}]}
+    simulate(parse_config(tiny), runs=10, seed=0)
 
 
 @app.command()
@@ -123,19 +188,22 @@ def bench(
     lists: Optional[int] = typer.Option(None, "--lists", help="Custom number of lists (with --seats)."),
     seats: Optional[int] = typer.Option(None, "--seats", help="Custom number of seats (with --lists)."),
     method: str = typer.Option("dhondt", "--method", help="dhondt, sainte-lague, modified-sainte-lague or hare-niemeyer."),
-    runs: int = typer.Option(2_000_000, "--runs", "-n", help="Allocations per timed batch."),
+    runs: str = typer.Option("2_000_000", "--runs", "-n", help="Allocations per timed batch (e.g. 2000000 or 2e6)."),
     threads: Optional[int] = typer.Option(None, "--threads", help="Worker threads (default: all cores)."),
     repeats: int = typer.Option(
         5, "--repeats",
         help="Timed rounds of the kernel and the seat-by-seat loop, taken in turns; medians are "
              "reported, and the kernel's speed-up is the median of the rounds' ratios."),
-    pipeline: Optional[Path] = typer.Option(None, "--pipeline", help="Also time the whole pipeline (draw + allocate + tally) on this config against a numpy pipeline."),
+    pipeline: Optional[Path] = typer.Option(None, "--pipeline", help="Also time the whole pipeline (draw + allocate + tally) on this config against a numpy pipeline, and under three vote models: as configured, polling_error = 0, and the sampling model before the error layers."),
     scaling: bool = typer.Option(False, "--scaling", help="Also sweep runs, lists, seats and threads."),
     json_path: Optional[Path] = typer.Option(None, "--json", help="Write machine-readable results here."),
     plot_path: Optional[Path] = typer.Option(None, "--plot", help="Write the scaling chart (PNG) here; implies --scaling."),
 ) -> None:
     """Benchmark the allocation kernel against baselines (and optionally the whole pipeline)."""
-    from .bench import PRESETS, bench_kernel, bench_pipeline, bench_scaling, machine_info, plot_scaling
+    from .bench import (
+        PRESETS, bench_error_model, bench_kernel, bench_pipeline, bench_scaling, machine_info,
+        plot_scaling,
+    )
     from .config import METHODS, load_config
     from .engine import use_threads
     from .report import bench_table, check_writable, write_atomic
@@ -148,6 +216,7 @@ def bench(
         raise InputError("--lists and --seats go together")
     if method not in METHODS:
         raise InputError(f"unknown method {method!r}; expected one of {', '.join(METHODS)}")
+    runs = _count(runs, "--runs")
     if runs < 1 or repeats < 1:
         raise InputError("--runs and --repeats must be at least 1")
     if threads is not None:
@@ -169,6 +238,10 @@ def bench(
         for name, row in doc["pipeline"]["implementations"].items():
             console.print(f"pipeline  {name}: {row['runs_per_s']:,.0f} simulated elections/s")
         console.print(f"pipeline  speed-up over numpy: {doc['pipeline']['speedup_vs_numpy']:,.1f}x")
+        doc["error_model"] = bench_error_model(election, threads=threads)
+        for name, row in doc["error_model"]["variants"].items():
+            console.print(f"vote model  {name}: {row['runs_per_s']:,.0f} simulated elections/s "
+                          f"({row['ratio_to_before']:.2f}x the sampling model before the error layers)")
     if scaling or plot_path:
         doc["scaling"] = bench_scaling(method=method)
         for key in ("runs", "lists", "seats", "threads"):
@@ -186,7 +259,7 @@ def bench(
 @_friendly
 def report(
     config: Path = typer.Argument(..., help="Election config (TOML) with \\[\\[poll]] tables."),
-    runs: Optional[int] = typer.Option(None, "--runs", "-n", help="Simulated elections (default: \\[simulation] runs)."),
+    runs: Optional[str] = typer.Option(None, "--runs", "-n", help="Simulated elections, e.g. 1000000 or 1e6 (default: \\[simulation] runs)."),
     seed: Optional[int] = typer.Option(None, "--seed", help="Random seed (default: \\[simulation] seed, else fresh)."),
     threads: Optional[int] = typer.Option(None, "--threads", help="Worker threads (default: all cores)."),
     out: Path = typer.Option(Path("report"), "--out", "-o", help="Directory to write the report into."),
@@ -196,17 +269,24 @@ def report(
 ) -> None:
     """Write tables (Markdown, CSV, JSON), charts (PNG, SVG) and an HTML page for a forecast,
     scored against the actual result when the config has one."""
-    from .config import load_config
     from .report import check_report_dir, make_report, parse_formats, render_report, summary_line, write_report
 
+    from .engine import check_options
+
+    n_runs = _count(runs, "--runs")
+    check_options(n_runs, seed, threads)
     fmts = parse_formats(formats)
     check_report_dir(out)
-    election = load_config(config)
-    total = runs if runs is not None else election.simulation.runs
+    election = _load(config)
+    total = n_runs if n_runs is not None else election.simulation.runs
+    check_options(total)
+    _compile_note()
     with _progress_bar(total) as update:
-        rep = make_report(election, runs=runs, seed=seed, threads=threads, cutoff=cutoff, progress=update)
+        rep = make_report(election, runs=n_runs, seed=seed, threads=threads, cutoff=cutoff,
+                          progress=update)
     paths = write_report(out, render_report(rep, fmts))
-    console.print(summary_line(rep.result))
+    console.print(summary_line(dataclasses.replace(
+        rep.result, coalitions={n: rep.result.coalitions[n] for n in rep.coalitions})))
     for p in paths:
         console.print(f"wrote {p}")
 

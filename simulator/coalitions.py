@@ -2,30 +2,79 @@
 
 A *minimal winning coalition* here is a combination of two or more lists whose probability of a
 majority reaches a cutoff while no smaller combination of its members (single lists included)
-does. Candidates are the combinations of up to ``max_size`` lists among those with a real chance
-in the polls; their majority probabilities come from a simulation with the candidates as coalitions.
+does. The search runs a pilot simulation first (``PILOT_RUNS`` runs, draws kept): every list that
+wins a seat in at least one pilot run is a possible member, and every combination of up to
+``max_size`` of them is scored on the pilot. The combinations that may be minimal winning (pilot
+P(majority) at least half the cutoff, and no part of them at least twice the cutoff: margins far
+beyond the pilot's Monte Carlo error) are then simulated with the forecast itself.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import itertools
+from dataclasses import dataclass
+
+import numpy as np
 
 from .config import Coalition, Election
-from .votes.model import expected_shares
 from .results import Result
 
+PILOT_RUNS = 20_000
+_PILOT_CHUNK = 2**40  # the pilot's random streams: chunks no forecast of a sane size reaches
 
-def candidate_coalitions(election: Election, max_size: int = 4, max_parties: int = 8,
-                         min_share: float = 1.0) -> list[tuple[str, ...]]:
-    """Combinations (2..max_size lists) of the lists the polls put at ``min_share`` % or more."""
-    shares = expected_shares(election)
-    ids = [pid for pid in sorted(shares, key=lambda k: -shares[k]) if shares[pid] >= min_share]
-    ids = ids[:max_parties]
-    combos = []
-    for size in range(2, min(max_size, len(ids)) + 1):
-        combos += list(itertools.combinations(ids, size))
-    return combos
+
+@dataclass(frozen=True)
+class Search:
+    candidates: list[tuple[str, ...]]  # combinations worth simulating
+    members: list[str]  # lists that won a seat in some pilot run
+    never: list[str]  # lists that won no seat in any pilot run
+    max_size: int
+    pilot_runs: int
+
+    def note(self) -> str:
+        """What the search covered and what it left out, in one paragraph."""
+        text = (f"Coalitions searched: every combination of up to {self.max_size} of the "
+                f"{len(self.members)} lists that won a seat in at least one of {self.pilot_runs:,} "
+                "pilot runs")
+        if self.never:
+            text += f"; left out, as they won no seat in any pilot run: {', '.join(self.never)}"
+        return text + "."
+
+
+def candidate_coalitions(election: Election, cutoff: float, seed: int, max_size: int = 4,
+                         pilot_runs: int = PILOT_RUNS) -> Search:
+    """Combinations of 2..max_size lists that may be minimal winning at ``cutoff`` (see the module
+    docstring), from a pilot simulation of ``election`` with ``seed``."""
+    from .engine import Engine
+
+    engine = Engine(election, chunk_size=pilot_runs)
+    _, _, seats = engine.run_chunks(seed, _PILOT_CHUNK, np.array([pilot_runs]), record=True)
+    seats = seats[0].astype(np.int32)
+    ids = list(election.party_ids)
+    winners = [i for i in range(len(ids)) if seats[:, i].max() > 0]
+    majority = election.rules.majority
+    p_single = {(i,): float(np.mean(seats[:, i] >= majority)) for i in winners}
+    combos = [c for size in range(2, max_size + 1) for c in itertools.combinations(winners, size)]
+    p = dict(p_single)
+    for start in range(0, len(combos), 256):  # in batches: runs x combinations at a time
+        batch = combos[start: start + 256]
+        member = np.zeros((len(ids), len(batch)), np.int32)
+        for j, c in enumerate(batch):
+            member[list(c), j] = 1
+        wins = (seats @ member) >= majority
+        p.update(zip(batch, wins.mean(axis=0).tolist()))
+    keep = []
+    for c in combos:
+        if p[c] < cutoff / 2:
+            continue
+        parts = (s for size in range(1, len(c)) for s in itertools.combinations(c, size))
+        if any(p[s] >= 2 * cutoff for s in parts):
+            continue
+        keep.append(tuple(ids[i] for i in c))
+    return Search(candidates=keep, members=[ids[i] for i in winners],
+                  never=[pid for i, pid in enumerate(ids) if i not in winners], max_size=max_size,
+                  pilot_runs=pilot_runs)
 
 
 def with_candidates(election: Election, combos: list[tuple[str, ...]]) -> Election:

@@ -21,6 +21,7 @@ three stages, each with its parameters as one typed record:
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import numba as nb
 import numpy as np
@@ -77,9 +78,36 @@ def use_threads(threads: int | None) -> int:
     if threads is None:
         threads = cores
     if not 1 <= threads <= cores:
-        raise InputError(f"threads must be between 1 and {cores} (got {threads})")
+        raise InputError(f"threads must be between 1 and {cores} (got {threads}): this machine "
+                         f"has {cores} core{'s' if cores > 1 else ''} for numba")
     nb.set_num_threads(threads)
     return threads
+
+
+def check_options(runs: int | None = None, seed: int | None = None, threads: int | None = None,
+                  target_se: float | None = None) -> None:
+    """The checks :func:`simulate` makes of its options, for callers that want them made before
+    they start anything (a progress bar, say)."""
+    if runs is not None and not 1 <= runs <= MAX_RUNS:
+        raise InputError(f"runs must be between 1 and {MAX_RUNS:,} (got {runs})")
+    if target_se is not None and not (0.0 < target_se < 0.5):
+        raise InputError(f"target standard error must be between 0 and 0.5 (got {target_se})")
+    if seed is not None and seed < 0:
+        raise InputError(f"seed must be non-negative (got {seed})")
+    if threads is not None:
+        use_threads(threads)
+
+
+def compiled() -> bool:
+    """Whether numba's cache already holds the compiled simulation (else the first simulation
+    compiles it: about 40 s on a 2-core machine, once)."""
+    try:
+        return Path(_simulate_wave._cache._cache_file._index_path).exists()
+    except AttributeError:  # numba's internals moved: say nothing rather than something wrong
+        return True
+
+
+COMPILE_NOTE = "compiling the simulation kernels (first run only, about 40 s on 2 cores)"
 
 
 def threshold_base(election: Election) -> float:
@@ -143,41 +171,54 @@ def simulate(
     target_se: float | None = None,
     chunk_size: int | None = None,
     progress: Callable[[int, int], None] | None = None,
+    draws: str | Path | None = None,
 ) -> Result:
     """Simulate the election from its polls and return seat and majority probabilities.
 
     ``runs`` and ``seed`` default to the config's ``[simulation]``; a missing seed is drawn fresh
     and reported in the result. With ``target_se``, waves of chunks run until the largest standard
     error of the headline probabilities is below it, or ``runs`` is reached. ``progress(done,
-    total)`` is called after every wave. Ctrl-C (KeyboardInterrupt) stops between waves.
+    total)`` is called after every wave. Ctrl-C (KeyboardInterrupt) stops between waves. With
+    ``draws``, every run's shares and seats are streamed to that ``.npz`` file
+    (:mod:`simulator.draws_file`).
     """
     runs = election.simulation.runs if runs is None else runs
-    if not 1 <= runs <= MAX_RUNS:
-        raise InputError(f"runs must be between 1 and {MAX_RUNS:,} (got {runs})")
-    if target_se is not None and not (0.0 < target_se < 0.5):
-        raise InputError(f"target standard error must be between 0 and 0.5 (got {target_se})")
-    if threads is not None:
-        use_threads(threads)
     seed = election.simulation.seed if seed is None else seed
+    check_options(runs, seed, threads, target_se)
     if seed is None:
         seed = fresh_seed()
-    if seed < 0:
-        raise InputError(f"seed must be non-negative (got {seed})")
     engine = Engine(election, chunk_size)
     size = engine.chunk_size
     n_chunks = -(-runs // size)
     tally = engine.empty_tally()
-    for first in range(0, n_chunks, WAVE_CHUNKS):
-        last = min(n_chunks, first + WAVE_CHUNKS)
-        chunk_runs = np.full(last - first, size, np.int64)
-        if last == n_chunks:
-            chunk_runs[-1] = runs - size * (n_chunks - 1)
-        tally = tally + engine.run_chunks(seed, first, chunk_runs)
-        if progress is not None:
-            progress(tally.runs, runs)
-        if target_se is not None:
-            if result_from_tally(election, tally, seed).max_standard_error() < target_se:
-                break
+    writer = None
+    if draws is not None:
+        from .draws_file import DrawsWriter
+
+        writer = DrawsWriter(draws, runs, election.party_ids)
+    try:
+        for first in range(0, n_chunks, WAVE_CHUNKS):
+            last = min(n_chunks, first + WAVE_CHUNKS)
+            chunk_runs = np.full(last - first, size, np.int64)
+            if last == n_chunks:
+                chunk_runs[-1] = runs - size * (n_chunks - 1)
+            if writer is None:
+                tally = tally + engine.run_chunks(seed, first, chunk_runs)
+            else:
+                wave, votes, seats = engine.run_chunks(seed, first, chunk_runs, record=True)
+                writer.add(votes, seats, chunk_runs)
+                tally = tally + wave
+            if progress is not None:
+                progress(tally.runs, runs)
+            if target_se is not None:
+                if result_from_tally(election, tally, seed).max_standard_error() < target_se:
+                    break
+        if writer is not None:
+            writer.close()
+    except BaseException:
+        if writer is not None:
+            writer.abort()
+        raise
     settings = run_settings(engine, tally.runs, seed, target_se)
     return result_from_tally(election, tally, seed, settings, engine.vote_model)
 

@@ -10,7 +10,9 @@ import csv
 import dataclasses
 import io
 import json
+import math
 import os
+import stat
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,47 +77,80 @@ def allocation_table(election: Election, rows: list[AllocationRow]) -> Table:
 # --- simulation results ---------------------------------------------------------------------------
 
 
-def format_probability(p: float) -> str:
-    """A probability as a reader expects it: one decimal, never "100.0 %" or "0.0 %" for an estimate.
-
-    An event seen in every run (or none) is only known to be above 99.9 % (below 0.1 %).
-    """
+def format_probability(p: float, runs: int | None = None) -> str:
+    """A probability as a reader expects it: one decimal, and two significant digits of whatever
+    is below 0.1 % or above 99.9 %, never "100.0 %" or "0.0 %" for an estimate. An event seen in
+    none of ``runs`` runs (or in all) is shown as the rule of three's 95 % bound: below 3 / runs."""
     pct = 100.0 * p
-    if pct > 99.9:
-        return "> 99.9 %"
+    if runs and p <= 0.0:
+        return f"< {_sig(300.0 / runs)} %"
+    if runs and p >= 1.0:
+        return f"> {_complement(300.0 / runs)} %"
     if pct < 0.1:
-        return "< 0.1 %"
+        return f"{_sig(pct)} %" if pct > 0 else "< 0.1 %"
+    if pct > 99.9:
+        return f"{_complement(100.0 - pct)} %" if pct < 100 else "> 99.9 %"
     return f"{pct:.1f} %"
+
+
+def format_estimate(p: float, se: float, runs: int) -> str:
+    """A probability and its Monte Carlo standard error in points ("98.0 % ± 0.014"); a bound
+    alone when the event was seen in no run or in every run (its standard error is no guide)."""
+    text = format_probability(p, runs)
+    if p <= 0.0 or p >= 1.0:
+        return text
+    return f"{text} ± {_sig(100.0 * se) if 100.0 * se < 0.01 else f'{100.0 * se:.2f}'}"
+
+
+def _sig(x: float) -> str:
+    """Two significant digits at most, without an exponent (0.0003, 0.012, 3.4)."""
+    if x <= 0:
+        return "0"
+    digits = max(0, 1 - int(math.floor(math.log10(x))))
+    return _trim(f"{x:.{digits}f}")
+
+
+def _complement(c: float) -> str:
+    """100 - c (points) with c to two significant digits at most: 0.0003 -> "99.9997"."""
+    digits = max(0, 1 - int(math.floor(math.log10(c))))
+    return _trim(f"{100.0 - c:.{digits}f}")
+
+
+def _trim(text: str) -> str:
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def result_table(result: Result) -> Table:
     """Terminal table: party, mean seats, 90 % interval, P(majority), P(threshold)."""
     table = Table(
         title=f"{result.election}: {result.runs:,} simulated elections (seed {result.seed})",
-        caption=f"majority: {result.majority} of {result.seats} seats; ± is the Monte Carlo standard error",
+        caption=(f"majority: {result.majority} of {result.seats} seats; intervals are central 90 %; "
+                 f"± is the Monte Carlo standard error in points; error model: {result.error_model}"),
     )
-    for col, just in (("party", "left"), ("share %", "right"), ("mean seats", "right"),
-                      ("90 % interval", "right"), ("P(majority)", "right"), ("P(threshold)", "right")):
+    for col, just in (("party", "left"), ("share %", "right"), ("share 90 %", "right"),
+                      ("mean seats", "right"), ("seats 90 %", "right"), ("P(majority)", "right"),
+                      ("P(threshold)", "right")):
         table.add_column(col, justify=just)
     for p in result.parties.values():
         table.add_row(
-            p.name, f"{p.mean_share:.1f}", f"{p.mean_seats:.1f}", f"{p.seats_p05}–{p.seats_p95}",
-            f"{format_probability(p.p_majority)} ± {100 * p.p_majority_se:.2f}",
-            f"{format_probability(p.p_threshold)}",
+            p.name, f"{p.mean_share:.1f}", f"{p.share_p05:.1f}–{p.share_p95:.1f}",
+            f"{p.mean_seats:.1f}", f"{p.seats_p05}–{p.seats_p95}",
+            format_estimate(p.p_majority, p.p_majority_se, result.runs),
+            format_probability(p.p_threshold, result.runs),
         )
     if result.coalitions:
         table.add_section()
         for c in result.coalitions.values():
             table.add_row(
-                f"{c.name} ({' + '.join(c.members)})", "", f"{c.mean_seats:.1f}",
-                f"{c.seats_p05}–{c.seats_p95}",
-                f"{format_probability(c.p_majority)} ± {100 * c.p_majority_se:.2f}", "",
+                c.label, "", "", f"{c.mean_seats:.1f}", f"{c.seats_p05}–{c.seats_p95}",
+                format_estimate(c.p_majority, c.p_majority_se, result.runs), "",
             )
     return table
 
 
 PARTY_COLUMNS = ("id", "name", "mean_share", "mean_seats", "seats_p05", "seats_p50", "seats_p95",
-                 "p_majority", "p_majority_se", "p_threshold", "p_threshold_se")
+                 "p_majority", "p_majority_se", "p_threshold", "p_threshold_se", "share_p05",
+                 "share_p50", "share_p95")
 COALITION_COLUMNS = ("name", "members", "mean_seats", "seats_p05", "seats_p50", "seats_p95",
                      "p_majority", "p_majority_se")
 
@@ -153,13 +188,14 @@ def seat_distribution_csv(result: Result) -> str:
 def result_markdown(result: Result) -> str:
     """A Markdown summary: headline, party table, coalition table."""
     lines = [f"## {result.election}", "", summary_line(result), ""]
-    lines += ["| Party | Vote share | Mean seats | 90 % interval | P(majority) | P(threshold) |",
-              "|---|---:|---:|---:|---:|---:|"]
+    lines += ["| Party | Vote share | 90 % interval | Mean seats | 90 % interval | P(majority) | P(threshold) |",
+              "|---|---:|---:|---:|---:|---:|---:|"]
     for p in result.parties.values():
         lines.append(
-            f"| {p.name} | {p.mean_share:.1f} % | {p.mean_seats:.1f} | {p.seats_p05}–{p.seats_p95} "
-            f"| {format_probability(p.p_majority)} (± {100 * p.p_majority_se:.2f}) "
-            f"| {format_probability(p.p_threshold)} |"
+            f"| {p.name} | {p.mean_share:.1f} % | {p.share_p05:.1f}–{p.share_p95:.1f} % "
+            f"| {p.mean_seats:.1f} | {p.seats_p05}–{p.seats_p95} "
+            f"| {format_estimate(p.p_majority, p.p_majority_se, result.runs)} "
+            f"| {format_probability(p.p_threshold, result.runs)} |"
         )
     if result.coalitions:
         lines += ["", "| Coalition | Members | Mean seats | 90 % interval | P(majority) |",
@@ -167,36 +203,64 @@ def result_markdown(result: Result) -> str:
         for c in result.coalitions.values():
             lines.append(
                 f"| {c.name} | {', '.join(c.members)} | {c.mean_seats:.1f} | {c.seats_p05}–{c.seats_p95} "
-                f"| {format_probability(c.p_majority)} (± {100 * c.p_majority_se:.2f}) |"
+                f"| {format_estimate(c.p_majority, c.p_majority_se, result.runs)} |"
             )
     lines += ["", f"_{result.runs:,} simulated elections, seed {result.seed}; majority = "
-                  f"{result.majority} of {result.seats} seats; ± is the Monte Carlo standard error "
-                  f"in percentage points._", ""]
+                  f"{result.majority} of {result.seats} seats; intervals are central 90 %; ± is the "
+                  f"Monte Carlo standard error in percentage points. Error model: "
+                  f"{result.error_model}._", ""]
     return "\n".join(lines)
 
 
 def summary_line(result: Result) -> str:
-    """One plain-language sentence about the most likely majority."""
-    best = max(result.parties.values(), key=lambda p: p.p_majority)
-    if best.p_majority > 0:
-        return (f"{best.name} wins a majority in {format_probability(best.p_majority)} of "
+    """One plain-language sentence about the most likely majority, a list's or a coalition's
+    (of those the result carries: configured, and in reports discovered ones)."""
+    options = [(p.p_majority, p.name) for p in result.parties.values()]
+    options += [(c.p_majority, c.label) for c in result.coalitions.values()]
+    p, name = max(options, key=lambda o: o[0])
+    if p > 0:
+        return (f"{name} wins a majority in {format_probability(p, result.runs)} of "
                 f"{result.runs:,} simulated elections.")
-    return f"No list wins a majority on its own in any of {result.runs:,} simulated elections."
+    return f"No list or coalition wins a majority in any of {result.runs:,} simulated elections."
 
 
 def write_atomic(path: str | Path, data: str | bytes) -> None:
     """Write a file so that readers see either the old file or the whole new one, never half."""
+    with atomic_path(path) as tmp:
+        if isinstance(data, bytes):
+            tmp.write_bytes(data)
+        else:
+            with open(tmp, "w", encoding="utf-8", newline="") as f:
+                f.write(data)
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path):
+    """A temporary path beside ``path`` to write into; on success it replaces ``path`` with the
+    mode a plain ``open()`` would give (the old file's, or 0666 less the umask), on any failure
+    (Ctrl-C included) it is removed."""
     path = Path(path)
-    mode = "wb" if isinstance(data, bytes) else "w"
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent or ".")
+    os.close(fd)
     try:
-        with os.fdopen(fd, mode, **({} if isinstance(data, bytes) else {"encoding": "utf-8", "newline": ""})) as f:
-            f.write(data)
+        yield Path(tmp)
+        os.chmod(tmp, _plain_mode(path))
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def _plain_mode(path: Path) -> int:
+    """The permission bits ``open(path, "w")`` would leave: an existing file keeps its own; a new
+    one gets 0666 less the process's umask (mkstemp's 0600 is for its own safety only)."""
+    try:
+        return stat.S_IMODE(path.stat().st_mode)
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
 
 
 def check_writable(path: str | Path) -> Path:
@@ -245,24 +309,40 @@ class Report:
     discovered: list[str]
     cutoff: float
     backtest: object | None = None
+    search_note: str = ""  # how the coalition search was bounded, and what it left out
 
 
 def make_report(election: Election, runs: int | None = None, seed: int | None = None,
                 threads: int | None = None, cutoff: float = 0.05, progress=None) -> Report:
-    """Simulate with the configured coalitions plus candidate ones, find the minimal winning
-    coalitions, and score the forecast against ``[result]`` when there is one."""
+    """Simulate with the configured coalitions plus candidate ones (found by a pilot simulation,
+    see :mod:`simulator.coalitions`), find the minimal winning coalitions, and score the forecast
+    against ``[result]`` when there is one."""
     from .backtest import backtest
     from .coalitions import candidate_coalitions, minimal_winning, with_candidates
     from .engine import simulate
+    from .streams import fresh_seed
 
     if not 0.0 < cutoff < 1.0:
         raise InputError(f"coalition cutoff must be between 0 and 1 (got {cutoff})")
-    extended = with_candidates(election, candidate_coalitions(election))
-    result = simulate(extended, runs=runs, seed=seed, threads=threads, progress=progress)
+    seed = election.simulation.seed if seed is None else seed
+    seed = fresh_seed() if seed is None else seed
+    if seed < 0:
+        raise InputError(f"seed must be non-negative (got {seed})")
+    if threads is not None:
+        from .engine import use_threads
+
+        use_threads(threads)
+    search = candidate_coalitions(election, cutoff, seed)
+    extended = with_candidates(election, search.candidates)
+    result = simulate(extended, runs=runs, seed=seed, progress=progress)
+    # the config to re-run is the user's: its coalitions, not the candidates
+    result.settings["config"]["coalition"] = [{"name": c.name, "members": list(c.members)}
+                                              for c in election.coalitions]
     configured = [c.name for c in election.coalitions]
     discovered = minimal_winning(result, cutoff, set(configured))
     return Report(election=election, result=result, coalitions=configured + discovered,
-                  discovered=discovered, cutoff=cutoff, backtest=backtest(election, result))
+                  discovered=discovered, cutoff=cutoff, backtest=backtest(election, result),
+                  search_note=search.note())
 
 
 def _shown(report: Report) -> Result:
@@ -275,7 +355,8 @@ def report_json(report: Report) -> dict:
     doc = _shown(report).to_json()
     doc["minimal_winning_coalitions"] = report.discovered
     doc["coalition_cutoff"] = report.cutoff
-    doc["summary"] = summary_line(report.result)
+    doc["summary"] = summary_line(_shown(report))
+    doc["coalition_search"] = report.search_note
     if report.backtest is not None:
         doc["backtest"] = report.backtest.to_json()
     return doc
@@ -284,41 +365,58 @@ def report_json(report: Report) -> dict:
 def report_markdown(report: Report) -> str:
     result = _shown(report)
     rules = report.election.rules
-    lines = [f"# {result.election}", "", f"**{summary_line(result)}**", ""]
+    n = result.runs
+    lines = [f"# {result.election}", "", f"**{summary_line(result)}**", "",
+             f"Error model: {result.error_model}.", ""]
     ks = [("majority", rules.majority)]
     if rules.blocking_minority:
         ks.append(("blocking minority", rules.blocking_minority))
-    head = "| Party | Mean seats | Median | 90 % interval | " + " | ".join(
-        f"P(≥ {k} seats, {label})" for label, k in ks) + " | P(threshold) |"
-    lines += [head, "|---|---:|---:|---:|" + "---:|" * len(ks) + "---:|"]
+    head = ("| Party | Vote share | 90 % interval | Mean seats | Median | 90 % interval | "
+            + " | ".join(f"P(≥ {k} seats, {label})" for label, k in ks) + " | P(threshold) |")
+    lines += [head, "|---|---:|---:|---:|---:|---:|" + "---:|" * len(ks) + "---:|"]
     for p in result.parties.values():
-        cells = " | ".join(f"{format_probability(p.p_at_least(k))} ± {100 * standard_error(p.p_at_least(k), result.runs):.2f}"
+        cells = " | ".join(format_estimate(p.p_at_least(k), standard_error(p.p_at_least(k), n), n)
                            for _, k in ks)
-        lines.append(f"| {p.name} | {p.mean_seats:.1f} | {p.seats_p50} | {p.seats_p05}–{p.seats_p95} | {cells} "
-                     f"| {format_probability(p.p_threshold)} |")
+        lines.append(f"| {p.name} | {p.mean_share:.1f} % | {p.share_p05:.1f}–{p.share_p95:.1f} % "
+                     f"| {p.mean_seats:.1f} | {p.seats_p50} | {p.seats_p05}–{p.seats_p95} | {cells} "
+                     f"| {format_probability(p.p_threshold, n)} |")
     lines += ["", "## Coalitions", ""]
     if result.coalitions:
         lines += ["| Coalition | Members | Mean seats | 90 % interval | P(majority) | |", "|---|---|---:|---:|---:|---|"]
         for c in result.coalitions.values():
             tag = "minimal winning" if c.name in report.discovered else "from the config"
             lines.append(f"| {c.name} | {', '.join(c.members)} | {c.mean_seats:.1f} | {c.seats_p05}–{c.seats_p95} "
-                         f"| {format_probability(c.p_majority)} ± {100 * c.p_majority_se:.2f} | {tag} |")
+                         f"| {format_estimate(c.p_majority, c.p_majority_se, n)} | {tag} |")
     else:
         lines.append("No coalition in the config, and none of two or more lists is minimal winning "
                      f"with a probability of at least {100 * report.cutoff:g} %.")
+    if report.search_note:
+        lines += ["", report.search_note]
+    lines += ["", "## Polls used", "",
+              "| Firm | Fieldwork end | Sample size | Weight | Effective sample size |",
+              "|---|---|---:|---:|---:|"]
+    for poll in result.settings.get("polls", []):
+        lines.append(f"| {poll['firm']} | {poll['date'] or ''} | {poll['sample_size']:,.0f} "
+                     f"| {poll['weight']:.3g} | {poll['effective_size']:,.0f} |")
+    lines += ["", "Weight 0: outside the poll window (house effects only). The effective sample size "
+                  "is the sample size over the design effect, less what the uncertainty of the "
+                  "firm's house effect takes."]
     if report.backtest is not None:
         bt = report.backtest
         lines += ["", "## Backtest against the actual result", "",
                   f"Brier score of the majority calls: {bt.brier:.3g} (mean over lists); log score: "
                   f"{bt.log_score:.3f}; actual seats inside the 90 % interval for "
-                  f"{100 * bt.coverage_90:.0f} % of lists.", "",
-                  "| Party | Actual seats | Forecast mean | 90 % interval | Percentile | In interval |",
-                  "|---|---:|---:|---:|---:|---|"]
+                  f"{100 * bt.coverage_90:.0f} % of lists, actual vote share inside its 90 % interval "
+                  f"for {100 * bt.share_coverage_90:.0f} %.", "",
+                  "| Party | Actual share | 90 % interval | Actual seats | Forecast mean | 90 % interval | Percentile | In interval |",
+                  "|---|---:|---:|---:|---:|---:|---:|---|"]
         for s in bt.parties:
-            lines.append(f"| {s.name} | {s.actual_seats} | {s.forecast_mean:.1f} | {s.seats_p05}–{s.seats_p95} "
+            lines.append(f"| {s.name} | {s.actual_share:.1f} % | {s.share_p05:.1f}–{s.share_p95:.1f} % "
+                         f"| {s.actual_seats} | {s.forecast_mean:.1f} | {s.seats_p05}–{s.seats_p95} "
                          f"| {s.percentile:.1f} | {'yes' if s.in_90_interval else 'no'} |")
-    lines += ["", f"_{result.runs:,} simulated elections, seed {result.seed}; ± is the Monte Carlo "
-                  "standard error in percentage points._", ""]
+    lines += ["", f"_{n:,} simulated elections, seed {result.seed}; intervals are central 90 %; ± is "
+                  "the Monte Carlo standard error in percentage points; a probability seen in no run "
+                  "is shown as its 95 % upper bound, 3 / runs._", ""]
     return "\n".join(lines)
 
 
@@ -326,7 +424,8 @@ def backtest_csv(report: Report) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     cols = ("id", "name", "actual_seats", "forecast_mean", "seats_p05", "seats_p95", "percentile",
-            "in_90_interval", "p_majority", "won_majority", "brier", "log_score")
+            "in_90_interval", "p_majority", "won_majority", "brier", "log_score", "actual_share",
+            "share_p05", "share_p95", "in_share_interval")
     w.writerow(cols)
     for s in report.backtest.parties:
         w.writerow([getattr(s, c) for c in cols])

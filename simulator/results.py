@@ -16,10 +16,14 @@ def standard_error(p: float, n: int) -> float:
     return math.sqrt(max(p * (1.0 - p), 0.0) / n) if n > 0 else float("nan")
 
 
-def quantile(probabilities: np.ndarray, q: float) -> int:
-    """Smallest k whose cumulative probability reaches q."""
+def quantile(probabilities: np.ndarray, q: float, runs: int | None = None) -> int:
+    """Smallest k whose cumulative probability reaches q, or comes within three Monte Carlo
+    standard errors of it when ``runs`` is given: a seat count whose cumulative probability sits
+    on the level (a small list's P(0 seats) at 95 %, say) then gives the same interval in every
+    simulation, instead of one that flips with the noise (0-0 in one run, 0-3 in the next)."""
     cdf = np.cumsum(probabilities)
-    return int(np.searchsorted(cdf, q - 1e-12))
+    tol = 3.0 * math.sqrt(q * (1.0 - q) / runs) if runs else 0.0
+    return int(np.searchsorted(cdf, q - tol - 1e-12))
 
 
 @dataclass(frozen=True)
@@ -65,6 +69,12 @@ class CoalitionResult:
 
     def p_at_least(self, k: int) -> float:
         return 1.0 if k <= 0 else float(sum(self.seat_probabilities[k:]))
+
+    @property
+    def label(self) -> str:
+        """The name, with the members unless the name lists them already."""
+        members = " + ".join(self.members)
+        return self.name if self.name == members else f"{self.name} ({members})"
 
 
 @dataclass(frozen=True)
@@ -137,7 +147,8 @@ class Result:
 def _distribution_stats(counts: np.ndarray, runs: int) -> tuple[np.ndarray, float, int, int, int]:
     probs = counts / runs
     mean = float((np.arange(counts.shape[0]) * probs).sum())
-    return probs, mean, quantile(probs, 0.05), quantile(probs, 0.5), quantile(probs, 0.95)
+    return (probs, mean, quantile(probs, 0.05, runs), quantile(probs, 0.5, runs),
+            quantile(probs, 0.95, runs))
 
 
 def result_from_tally(election: Election, tally: Tally, seed: int, settings: dict | None = None,
@@ -155,9 +166,9 @@ def result_from_tally(election: Election, tally: Tally, seed: int, settings: dic
             p_threshold=float(pt), p_threshold_se=standard_error(pt, n),
             mean_share=float(100.0 * tally.share_sum[i] / n),
             seat_probabilities=tuple(float(x) for x in probs),
-            share_p05=100.0 * share_quantile(tally.share_hist[i], 0.05),
-            share_p50=100.0 * share_quantile(tally.share_hist[i], 0.50),
-            share_p95=100.0 * share_quantile(tally.share_hist[i], 0.95),
+            share_p05=float(100.0 * share_quantile(tally.share_hist[i], 0.05)),
+            share_p50=float(100.0 * share_quantile(tally.share_hist[i], 0.50)),
+            share_p95=float(100.0 * share_quantile(tally.share_hist[i], 0.95)),
         )
     coalitions = {}
     for k, coalition in enumerate(election.coalitions):

@@ -8,12 +8,13 @@ import shutil
 import subprocess
 from html.parser import HTMLParser
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
 from simulator.cli import app
 from simulator.config import load_config
-from simulator.report import format_probability, make_report, render_report, write_report
+from simulator.report import format_estimate, format_probability, make_report, render_report, write_report
 
 from .conftest import BELGRADE
 
@@ -31,10 +32,18 @@ def files(belgrade_report):
 
 
 def test_format_probability_never_claims_certainty():
-    assert format_probability(0.99996) == "> 99.9 %"
+    assert format_probability(0.99996) == "99.996 %"
     assert format_probability(1.0) == "> 99.9 %"
     assert format_probability(0.0) == "< 0.1 %"
     assert format_probability(0.5) == "50.0 %"
+    assert format_probability(0.00033) == "0.033 %"
+
+
+def test_an_event_in_no_run_shows_the_rule_of_three_bound_without_a_standard_error():
+    assert format_probability(0.0, 1_000_000) == "< 0.0003 %"
+    assert format_probability(1.0, 1_000_000) == "> 99.9997 %"
+    assert format_estimate(0.0, 0.0, 1_000_000) == "< 0.0003 %"
+    assert format_estimate(0.5, 0.0005, 1_000_000) == "50.0 % ± 0.05"
 
 
 def test_json_equals_result(belgrade_report, files):
@@ -195,3 +204,68 @@ def test_html_renders_in_headless_chromium(tmp_path, files):
         capture_output=True, timeout=120,
     )
     assert shot.exists() and shot.stat().st_size > 20_000
+
+
+GOVERNMENT = """
+[election]
+seats = 100
+threshold = 5.0
+[[party]]
+id = "big"
+[[party]]
+id = "ally"
+[[party]]
+id = "opp"
+[[party]]
+id = "tiny"
+[[party]]
+id = "nowhere"
+[[poll]]
+firm = "Alpha"
+date = 2024-05-01
+sample_size = 2000
+[poll.shares]
+big = 44
+ally = 12
+opp = 40
+tiny = 3.8
+nowhere = 0.2
+[model]
+polling_error = 0
+[[coalition]]
+name = "Government"
+members = ["big", "ally"]
+"""
+
+
+def test_headline_is_the_most_likely_majority_a_coalition_when_it_leads(write_config):
+    from simulator.config import load_config
+
+    rep = make_report(load_config(write_config(GOVERNMENT)), runs=20_000, seed=2)
+    assert rep.result.parties["big"].p_majority < 0.2
+    assert rep.result.coalitions["Government"].p_majority > 0.9
+    assert render_report(rep, ("md",))["report.md"].splitlines()[2].startswith(
+        "**Government (big + ally) wins a majority in")
+
+
+def test_report_lists_the_polls_used_and_what_the_coalition_search_left_out(write_config):
+    from simulator.config import load_config
+
+    rep = make_report(load_config(write_config(GOVERNMENT)), runs=5_000, seed=2)
+    md = render_report(rep, ("md",))["report.md"]
+    assert "## Polls used" in md and "| Alpha | 2024-05-01 | 2,000 | 1 | 2,000 |" in md
+    assert "won a seat in at least one of 20,000 pilot runs" in md
+    assert "left out, as they won no seat in any pilot run: nowhere" in md
+    assert "Error model: sampling error only" in md
+
+
+def test_identical_lists_get_the_same_seat_interval():
+    """Two lists of equal share with P(0 seats) on the 95 % level: the quantile allows for Monte
+    Carlo error, so noise cannot give one 0-0 and the other 0-3."""
+    from simulator.results import quantile
+
+    runs = 1_000_000
+    for p0 in (0.9496, 0.9500, 0.9504):  # three simulations' estimates of the same 95 %
+        probs = np.array([p0, 0.0, 0.0, 1 - p0])
+        assert quantile(probs, 0.95, runs) == 0
+    assert quantile(np.array([0.94, 0.0, 0.0, 0.06]), 0.95, runs) == 3  # a real difference shows
