@@ -12,7 +12,9 @@ import argparse
 import json
 from pathlib import Path
 
-from simulator.bench import bench_kernel, bench_pipeline, bench_scaling, machine_info, plot_scaling
+from simulator.bench import (
+    bench_error_model, bench_kernel, bench_pipeline, bench_scaling, machine_info, plot_scaling,
+)
 from simulator.config import load_config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -34,6 +36,8 @@ def main() -> None:
     belgrade = load_config(ROOT / "configs" / "belgrade-2024.toml")
     doc["pipeline"] = bench_pipeline(belgrade, runs=args.pipeline_runs, memory_runs=args.memory_runs or None)
     print(json.dumps(doc["pipeline"], indent=2))
+    doc["error_model"] = bench_error_model(belgrade, runs=args.pipeline_runs // 2)
+    print(json.dumps(doc["error_model"], indent=2))
     kernel = bench_kernel(lists=14, seats=110, runs=args.runs, seat_loop_runs=min(args.runs, 2_000_000))
     doc["kernel"] = kernel.to_dict()
     print(f"Belgrade size (14 lists, 110 seats, D'Hondt), {kernel.threads} threads, {args.runs:,} allocations")

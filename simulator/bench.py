@@ -308,6 +308,48 @@ def bench_pipeline(election, runs: int = 2_000_000, numpy_runs: int = 100_000, r
     return out
 
 
+def error_model_variants(election) -> dict:
+    """The election under three vote models, for :func:`bench_error_model`: as configured (the
+    calibrated default: every layer), ``polling_error = 0`` (sampling error only, the lists no
+    poll names split as configured), and the sampling model of the engine before the error layers
+    (``polling_error = 0``, ``unnamed_share = 100``: the whole of "others" split, as before)."""
+    import dataclasses
+
+    off = dataclasses.replace(election.model, polling_error=0.0, error_scale=0.0,
+                              house_effects=False, design_effect=1.0, window_days=0.0)
+    return {
+        "as configured": election,
+        "polling_error = 0": dataclasses.replace(election, model=off),
+        "before the layers": dataclasses.replace(
+            election, model=dataclasses.replace(off, unnamed_share=100.0)),
+    }
+
+
+def bench_error_model(election, runs: int = 2_000_000, rounds: int = 5,
+                      threads: int | None = None) -> dict:
+    """Simulated elections per second of the engine under :func:`error_model_variants`, timed in
+    alternating rounds (so that the machine's drift hits every variant alike); medians, and each
+    variant's median ratio to "before the layers" round by round."""
+    threads = use_threads(threads)
+    variants = error_model_variants(election)
+    for e in variants.values():
+        simulate(e, runs=10_000, seed=0, threads=threads)
+    seconds = {name: [] for name in variants}
+    for _ in range(rounds):
+        for name, e in variants.items():
+            seconds[name] += _time(lambda e=e: simulate(e, runs=runs, seed=1, threads=threads), 1)
+    base = seconds["before the layers"]
+    return {
+        "election": election.name, "threads": threads, "runs_timed": runs, "rounds": rounds,
+        "variants": {
+            name: {"runs_per_s": statistics.median([runs / t for t in secs]),
+                   "spread": [runs / max(secs), runs / min(secs)],
+                   "ratio_to_before": statistics.median([b / t for b, t in zip(base, secs)])}
+            for name, secs in seconds.items()
+        },
+    }
+
+
 def bench_scaling(runs_grid=(10_000, 100_000, 1_000_000), lists_grid=(2, 5, 14, 50, 200),
                   seats_grid=(10, 110, 250, 1000), thread_grid=None, runs: int = 200_000,
                   method: str = "dhondt") -> dict:

@@ -34,11 +34,13 @@ def test_bench_pipeline_and_scaling_plot(tmp_path, monkeypatch):
     import simulator.bench as bench
 
     # keep the sweeps tiny: the test checks wiring, not speed
-    real_scaling, real_pipeline = bench.bench_scaling, bench.bench_pipeline
+    real_scaling, real_pipeline, real_error = bench.bench_scaling, bench.bench_pipeline, bench.bench_error_model
     monkeypatch.setattr(bench, "bench_scaling", lambda method="dhondt": real_scaling(
         runs_grid=(1000, 2000), lists_grid=(2, 5), seats_grid=(10, 20), runs=2000, method=method))
     monkeypatch.setattr(bench, "bench_pipeline", lambda e, threads=None: real_pipeline(
         e, runs=20_000, numpy_runs=2000, repeats=1, threads=threads))
+    monkeypatch.setattr(bench, "bench_error_model", lambda e, threads=None: real_error(
+        e, runs=5000, rounds=1, threads=threads))
     out = tmp_path / "b.json"
     plot = tmp_path / "s.png"
     result = runner.invoke(app, ["bench", "--preset", "belgrade", "--runs", "2000", "--repeats", "1",
@@ -48,6 +50,9 @@ def test_bench_pipeline_and_scaling_plot(tmp_path, monkeypatch):
     assert doc["pipeline"]["implementations"]["engine"]["runs_per_s"] > 0
     assert doc["pipeline"]["implementations"]["numpy"]["runs_per_s"] > 0
     assert [r["runs"] for r in doc["scaling"]["runs"]] == [1000, 2000]
+    variants = doc["error_model"]["variants"]
+    assert set(variants) == {"as configured", "polling_error = 0", "before the layers"}
+    assert variants["before the layers"]["ratio_to_before"] == 1.0
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
