@@ -243,7 +243,7 @@ def numpy_pipeline(election, runs: int, seed: int = 0, batch: int = 100_000) -> 
     base = threshold_base(election)
     counts = np.zeros((n, election.rules.seats + 1), np.int64)
     split_idx = np.flatnonzero(vm.split_alpha > 0)
-    split_shape = np.append(vm.split_alpha[split_idx], vm.unassigned_alpha or [])
+    split_shape = vm.split_alpha[split_idx]
     done = 0
     while done < runs:
         m = min(batch, runs - done)
@@ -257,8 +257,8 @@ def numpy_pipeline(election, runs: int, seed: int = 0, batch: int = 100_000) -> 
         named = vm.bucket_of >= 0
         votes[:, named] = draws[:, vm.bucket_of[named]]
         if split_idx.size and vm.others_bucket >= 0:
-            parts = rng.dirichlet(split_shape, size=m)[:, : split_idx.size]
-            votes[:, split_idx] = draws[:, [vm.others_bucket]] * parts
+            parts = rng.dirichlet(split_shape, size=m)
+            votes[:, split_idx] = draws[:, [vm.others_bucket]] * vm.split_fill * parts
         bases = np.full(m, base)
         seats = numpy_batch(votes, bases, *kr.args())
         for i in range(n):

@@ -273,14 +273,20 @@ def _gamma_sure(x, u, c, k2, k4):
     True only where that test accepts (1 + cx > 0 is checked here). Two of them:
 
     - theirs, u < 1 - 0.0331 x^4, which fails for about a tenth of attempts (E x^4 = 3);
-    - ours, for |y| <= 1/2 with y = cx: log(1 + y) >= y - y^2/2 + y^3/3 - y^4/2 and
-      log(u) <= u - 1, so the test accepts when u - 1 < k2 x^2 - k4 x^4 (k2 = (1 - 9dc^2)/2, which
-      is 0 up to rounding, and k4 = 3dc^4/2: about -x^4 / (54 d)). It fails for about 3 / (54 d)
-      of attempts, so hardly ever for the large shapes that polls give.
+    - ours, with y = cx: the right side is 3d (log(1 + y) - y + y^2/2 - y^3/3) (as dc^2 = 1/9),
+      and log(u) <= u - 1. For -1/2 <= y < 0, log(1 + y) >= y - y^2/2 + y^3/3 - y^4/2; for
+      0 <= y <= 1 the alternating series gives log(1 + y) >= y - y^2/2 + y^3/3 - y^4/4. So the
+      test accepts when u - 1 < k2 x^2 - k4 x^4 (k2 = (1 - 9dc^2)/2, which is 0 up to rounding,
+      and k4 = 3dc^4/2 below 0, half that above: about -x^4 / (54 d)). It fails for about
+      3 / (54 d) of attempts, so hardly ever for the large shapes that polls give, and where
+      |y| is large, which matters for small shapes (|y| > 1/2 is |x| > 1.9 at shape 2).
+    Either way, a squeeze changes only how soon an attempt is accepted, never which.
     """
     x2 = x * x
-    ours = abs(c * x) <= 0.5 and u - 1.0 < k2 * x2 - k4 * x2 * x2
-    return ours or (1.0 + c * x > 0.0 and u < 1.0 - 0.0331 * x2 * x2)
+    y = c * x
+    k = 0.5 * k4 if y > 0.0 else k4
+    ours = -0.5 <= y <= 1.0 and u - 1.0 < k2 * x2 - k * x2 * x2
+    return ours or (1.0 + y > 0.0 and u < 1.0 - 0.0331 * x2 * x2)
 
 
 @nb.njit(cache=True, inline="always")

@@ -9,8 +9,8 @@ Per block of runs (lists x runs, as the seat stage takes them):
 2. the buckets' Dirichlet draw, as gammas (a Dirichlet is normalised gammas), a bucket at a time
    with :func:`~simulator.streams.fill_gamma`; with mixture pooling each run first picks its poll
    and draws its gammas one by one. Each gamma is multiplied by its error multiplier;
-3. the split of ``others`` among the lists no poll names (its own Dirichlet, with an unassigned
-   part when the lists do not fill it);
+3. the split of ``others`` among the lists no poll names: its own Dirichlet, of the part of the
+   bucket the lists fill (``split_fill``; the rest is no list's);
 4. shares: bucket gammas over their total, and the split in proportion to its gammas.
 
 With the error off (``polling_error = 0``), steps 1 and the multiplications are skipped and the
@@ -38,8 +38,9 @@ VoteStage = namedtuple("VoteStage", (
     "gd", "gc",  # (rows x buckets) Marsaglia-Tsang constants of alpha
     "named_idx", "named_bucket",  # lists with a bucket of their own, and that bucket
     "others_bucket",  # bucket of "others", or -1
-    "split_idx",  # lists inside "others" (-1: the unassigned part)
+    "split_idx",  # lists inside "others"
     "split_shape", "sd", "sc",  # their Dirichlet parameters and gamma constants
+    "split_fill",  # the part of "others" they share
     "shock_scale",  # (buckets,) scale of the log-ratio error; all 0 when off
     "shock_on",  # bool
     "shock_df",  # Student-t degrees of freedom (inf: normal)
@@ -68,9 +69,6 @@ def vote_stage(vm) -> VoteStage:
     split_idx = (np.flatnonzero(vm.split_alpha > 0) if vm.others_bucket >= 0
                  else np.zeros(0, np.int64)).astype(np.int64)
     split_shape = vm.split_alpha[split_idx]
-    if vm.others_bucket >= 0 and vm.unassigned_alpha > 0:
-        split_idx = np.append(split_idx, -1)
-        split_shape = np.append(split_shape, vm.unassigned_alpha)
     sd = np.empty(split_shape.shape[0])
     sc = np.empty(split_shape.shape[0])
     for j in range(split_shape.shape[0]):
@@ -81,7 +79,7 @@ def vote_stage(vm) -> VoteStage:
         alpha=alpha, cum_probs=np.cumsum(vm.poll_probs), gd=gd, gc=gc, named_idx=named_idx,
         named_bucket=vm.bucket_of[named_idx].astype(np.int64), others_bucket=int(vm.others_bucket),
         split_idx=split_idx, split_shape=np.ascontiguousarray(split_shape, np.float64), sd=sd,
-        sc=sc, shock_scale=np.ascontiguousarray(vm.shock_scale, np.float64),
+        sc=sc, split_fill=float(vm.split_fill), shock_scale=np.ascontiguousarray(vm.shock_scale, np.float64),
         shock_on=bool(np.any(vm.shock_scale > 0)), shock_df=df, chi_d=chi_d, chi_c=chi_c,
     )
 
@@ -169,12 +167,11 @@ def draw_shares(st, vs, sc, nr, src):
         for r in range(nr):
             if cs[r] < _TINY:
                 cs[r], st = _rescue(st, gs, r, vs.split_shape)
-            cs[r] = gb[vs.others_bucket, r] * inv[r] / cs[r]
+            cs[r] = gb[vs.others_bucket, r] * inv[r] * vs.split_fill / cs[r]
         for j in range(n_split):
             li = vs.split_idx[j]
-            if li >= 0:
-                for r in range(nr):
-                    src[li, r] = gs[j, r] * cs[r]
+            for r in range(nr):
+                src[li, r] = gs[j, r] * cs[r]
     return st
 
 

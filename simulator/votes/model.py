@@ -31,7 +31,7 @@ class VoteModel:
     bucket_of: np.ndarray  # per list: its bucket index, or -1 for lists inside "others"
     others_bucket: int  # bucket index of OTHERS, or -1
     split_alpha: np.ndarray  # per list: Dirichlet parameter of its part of "others" (0 if named)
-    unassigned_alpha: float  # Dirichlet parameter of the part of "others" no list gets (0: none)
+    split_fill: float  # the part of "others" the lists inside it share (the rest: no list's)
     shock_scale: np.ndarray  # (buckets,) scale of the shared error on the log-ratio scale (0: off)
     shock_df: float  # its Student-t degrees of freedom (inf: normal)
     days: float  # days from the pooled polls to the election (NaN: unknown)
@@ -90,14 +90,14 @@ def build_vote_model(election: Election) -> VoteModel:
     if errors is not None and model.house_effects:
         n_eff = n_eff * errors.weight_factor(table.shares, n)
     pooled = pool(election, table, shares, n_eff)
-    bucket_of, split_alpha, unassigned = _others_split(election, table, pooled.theta)
+    bucket_of, split_alpha, fill = _others_split(election, table, pooled.theta)
     params = ErrorParams.of(model)
     scales = (shock_scales(pooled.theta, pooled.days, params) if params.scale > 0
               else np.zeros(len(table.buckets)))
     return VoteModel(
         buckets=table.buckets, alpha=pooled.alpha, poll_probs=pooled.probs, theta=pooled.theta,
         bucket_of=bucket_of, others_bucket=table.others_bucket, split_alpha=split_alpha,
-        unassigned_alpha=unassigned, shock_scale=np.ascontiguousarray(scales, np.float64),
+        split_fill=fill, shock_scale=np.ascontiguousarray(scales, np.float64),
         shock_df=float(model.error_df), days=pooled.days, design_effect=float(deff),
         poll_weights=table.weights * table.window, effective_sizes=n_eff, errors=errors,
         deff_fallback=model.design_effect == "estimate" and not estimate,
@@ -115,9 +115,11 @@ def _anchor_shares(table: PollTable, shares: dict[str, float]) -> np.ndarray:
 
 def _others_split(election: Election, table: PollTable, theta: np.ndarray):
     """How ``others`` reaches the lists no poll names: each such list expects ``unnamed_share`` x
-    its ``others_weight`` percent; when those add up to less than the bucket's mean, the rest is
-    unassigned (ballots for lists that win nothing); when to more, the lists split the whole
-    bucket in proportion. The split is Dirichlet with concentration ``others_concentration``."""
+    its ``others_weight`` percent. When those add up to less than the bucket's mean, the lists
+    share that fraction of the bucket in every run (the fill) and the rest is unassigned (ballots
+    for lists that win nothing); when to more, they share the whole bucket. Among themselves they
+    split it by a Dirichlet of concentration ``others_concentration``, in proportion to their
+    weights. Returns ``(bucket of each list, its Dirichlet parameter, fill)``."""
     model = election.model
     ids = election.party_ids
     bucket_of = np.array([table.buckets.index(p) if p in table.buckets else -1 for p in ids],
@@ -125,21 +127,16 @@ def _others_split(election: Election, table: PollTable, theta: np.ndarray):
     unnamed = [p for p in ids if p not in table.buckets]
     split_alpha = np.zeros(len(ids))
     if not unnamed or model.others != "split":
-        return bucket_of, split_alpha, 0.0
+        return bucket_of, split_alpha, 1.0
     w = np.array([election.party(p).others_weight for p in unnamed])
     if w.sum() <= 0:
         raise ConfigError(election.path, "party.others_weight",
                           "the lists inside 'others' all have weight 0")
-    want = model.unnamed_share / 100.0 * w  # each list's expected share
+    for p, wi in zip(unnamed, w):
+        split_alpha[ids.index(p)] = model.others_concentration * wi / w.sum()
+    want = model.unnamed_share / 100.0 * w.sum()  # the lists' expected share, together
     bucket = float(theta[table.others_bucket])
-    conc = model.others_concentration
-    if want.sum() >= bucket:  # the lists fill the bucket: split it whole, by weight
-        parts, unassigned = conc * w / w.sum(), 0.0
-    else:
-        parts, unassigned = conc * want / bucket, conc * (bucket - want.sum()) / bucket
-    for p, x in zip(unnamed, parts):
-        split_alpha[ids.index(p)] = x
-    return bucket_of, split_alpha, float(unassigned)
+    return bucket_of, split_alpha, (1.0 if want >= bucket else want / bucket)
 
 
 def expected_shares(election: Election, vm: VoteModel | None = None) -> dict[str, float]:
@@ -147,13 +144,14 @@ def expected_shares(election: Election, vm: VoteModel | None = None) -> dict[str
     vm = vm or build_vote_model(election)
     bucket_mean = (vm.poll_probs[:, None] * (vm.alpha / vm.alpha.sum(axis=1, keepdims=True))).sum(0)
     out = {}
-    total_split = vm.split_alpha.sum() + vm.unassigned_alpha
+    total_split = vm.split_alpha.sum()
     for i, pid in enumerate(election.party_ids):
         k = vm.bucket_of[i]
         if k >= 0:
             out[pid] = 100.0 * bucket_mean[k]
         elif vm.others_bucket >= 0 and total_split > 0 and vm.split_alpha[i] > 0:
-            out[pid] = 100.0 * bucket_mean[vm.others_bucket] * vm.split_alpha[i] / total_split
+            out[pid] = (100.0 * bucket_mean[vm.others_bucket] * vm.split_fill * vm.split_alpha[i]
+                        / total_split)
         else:
             out[pid] = 0.0
     return out
