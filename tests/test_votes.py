@@ -329,3 +329,17 @@ def test_belgrade_default_is_the_calibrated_model():
     assert e.model.polling_error == "calibrated" and e.model.error_scale > 0
     vm = build_vote_model(e)
     assert vm.shock_scale.all() and "shared polling error" in vm.describe()
+
+
+def test_results_with_every_layer_on_do_not_depend_on_thread_count():
+    import json
+
+    from simulator.engine import simulate
+
+    e = load_config(BELGRADE)
+    one = simulate(e, runs=40_000, seed=9, threads=1).to_json()
+    two = simulate(e, runs=40_000, seed=9, threads=nb.config.NUMBA_NUM_THREADS).to_json()
+    for doc in (one, two):
+        doc["settings"].pop("threads")
+    assert json.dumps(one) == json.dumps(two)
+    assert one["parties"]["bt"]["share_p05"] < one["parties"]["bt"]["share_p95"]
