@@ -269,3 +269,14 @@ def test_identical_lists_get_the_same_seat_interval():
         probs = np.array([p0, 0.0, 0.0, 1 - p0])
         assert quantile(probs, 0.95, runs) == 0
     assert quantile(np.array([0.94, 0.0, 0.0, 0.06]), 0.95, runs) == 3  # a real difference shows
+
+
+def test_coalition_labels_do_not_repeat_their_members():
+    from simulator.results import CoalitionResult
+
+    def c(name):
+        return CoalitionResult(name=name, members=("a", "b"), p_majority=0.5, p_majority_se=0.01,
+                               mean_seats=5.0, seats_p05=4, seats_p50=5, seats_p95=6,
+                               seat_probabilities=(0.0,))
+
+    assert c("a + b").label == "a + b" and c("Government").label == "Government (a + b)"

@@ -343,3 +343,30 @@ def test_results_with_every_layer_on_do_not_depend_on_thread_count():
         doc["settings"].pop("threads")
     assert json.dumps(one) == json.dumps(two)
     assert one["parties"]["bt"]["share_p05"] < one["parties"]["bt"]["share_p95"]
+
+
+def test_a_past_result_anchors_house_effects_that_all_firms_share():
+    """Every firm overstates party 0 by 0.15 on the logit scale, in polls around a past election.
+    Summing to zero over firms, the fit cannot see a lean they share; anchored by that election's
+    result (the truth, on the middle day of the polls), it does. (A result anchors the polls near
+    its date: far from it, the trend of support may have moved.)"""
+    rng = np.random.default_rng(3)
+    shares, n, age, firms, h = _synthetic_polls(rng, house_sd=0.05, days=20, walk_sd=0.0)
+    lean = np.zeros(shares.shape[1])
+    lean[0] = 0.15
+    z = np.log(shares / (1 - shares)) + lean
+    biased = 1 / (1 + np.exp(-z))
+    p = np.array([0.35, 0.3, 0.2, 0.15])
+    free = fit_poll_errors(biased, n, age, firms, 4, house=True, estimate_deff=False)
+    anchored = fit_poll_errors(biased, n, age, firms, 4, house=True, estimate_deff=False,
+                               anchors=[(10.0, p)])
+    assert abs(free.firm_effects[:, 0].mean()) < 0.01
+    assert abs(anchored.firm_effects[:, 0].mean() - 0.15) < 0.05
+
+
+def test_a_single_poll_firm_gets_no_effect_but_less_weight():
+    e = load_config(BELGRADE)  # Ipsos and NSPM, one poll each
+    vm = build_vote_model(e)
+    assert vm.errors is not None and vm.errors.firms == () and not vm.errors.effects.any()
+    sizes = [p.sample_size for p in e.polls]
+    assert all(eff < 0.5 * n for eff, n in zip(vm.effective_sizes, sizes))
