@@ -15,6 +15,7 @@ import numpy as np
 
 from ..config import Election, Rules
 from ..errors import InputError
+from .districts import DistrictStage, allocate_districts_batch_kernel, district_stage
 from .kernels import METHOD_CODES, SeatStage, allocate_batch_kernel, seat_stage
 from .reference import allocate_reference, eligibility
 
@@ -25,6 +26,9 @@ __all__ = [
     "allocate_result",
     "allocate_reference",
     "AllocationRow",
+    "district_rules",
+    "allocate_districts",
+    "district_seats",
 ]
 
 
@@ -101,8 +105,54 @@ class AllocationRow:
     seats: int
 
 
+def district_rules(election: Election) -> DistrictStage:
+    """The district kernels' record of an election with districts: per district and list, the
+    threshold (a list's own, else its district's, else the election's) and the seats."""
+    rules = election.rules
+    kr = kernel_rules(rules, election.parties)
+    if not election.districts:  # an empty record, so that every election compiles alike
+        return district_stage(np.zeros(0, np.int64), kr.method, np.zeros((0, kr.thresholds.size)),
+                              True, kr.minority, kr.exempt, kr.cnum, kr.cden)
+    national = rules.threshold_scope == "national"
+    rows = [kr.thresholds] if national else [
+        np.array([rules.threshold if d.threshold is None else d.threshold] * len(election.parties))
+        for d in election.districts]
+    thresholds = np.array(rows, np.float64)
+    if not national:  # a list's own threshold wins over its district's
+        own = np.array([p.threshold is not None for p in election.parties])
+        thresholds[:, own] = kr.thresholds[own]
+    return district_stage([d.seats for d in election.districts], kr.method, thresholds, national,
+                          kr.minority, kr.exempt, kr.cnum, kr.cden)
+
+
+def allocate_districts(votes, rest, stage: DistrictStage) -> np.ndarray:
+    """Seats (elections x districts x lists, int32) of elections given as votes (elections x
+    districts x lists) and votes in the base that win nothing (elections x districts); see
+    :mod:`simulator.allocation.districts`."""
+    votes = np.ascontiguousarray(votes, np.float64)
+    rest = np.ascontiguousarray(rest, np.float64)
+    if votes.ndim != 3 or votes.shape[1:] != (stage.seats.shape[0], stage.minority.shape[0]):
+        raise InputError(f"votes must be elections x {stage.seats.shape[0]} districts x "
+                         f"{stage.minority.shape[0]} lists, got shape {votes.shape}")
+    if not np.isfinite(votes).all() or (votes < 0).any() or (rest < 0).any():
+        raise InputError("votes must be finite and non-negative")
+    out = np.empty(votes.shape, np.int32)
+    allocate_districts_batch_kernel(votes, rest, stage, out)
+    return out
+
+
+def district_seats(election: Election) -> dict[str, dict[str, int]]:
+    """The seats of the config's ``[result]`` district by district: ``{district: {party: n}}``."""
+    res = election.result
+    seats = allocate_districts(res.district_votes[None], res.district_rest[None],
+                               district_rules(election))[0]
+    return {d.id: {p.id: int(seats[k, i]) for i, p in enumerate(election.parties)}
+            for k, d in enumerate(election.districts)}
+
+
 def allocate_result(election: Election) -> list[AllocationRow]:
-    """Allocate the config's ``[result]`` and return one row per party, in config order."""
+    """Allocate the config's ``[result]`` and return one row per party, in config order (with
+    districts: national votes, shares and qualification, and the seats summed over districts)."""
     if election.result is None:
         raise InputError(f"{election.path}: result: no [result] table to allocate")
     ids = election.party_ids
@@ -112,10 +162,25 @@ def allocate_result(election: Election) -> list[AllocationRow]:
     if rules.threshold_base == "cast":
         base = float(election.result.votes_cast)
     kr = kernel_rules(rules, election.parties)
-    seats = allocate_batch(votes[None, :], kr, bases=np.array([base]))[0]
-    qualified, takes_part = eligibility(
-        votes.tolist(), kr.thresholds.tolist(), base, kr.minority.tolist(), kr.exempt
-    )
+    if election.districts:
+        by_district = district_seats(election)
+        seats = np.array([sum(by_district[d][p] for d in by_district) for p in ids])
+        if rules.threshold_scope == "district":  # qualified: somewhere
+            res = election.result
+            stage = district_rules(election)
+            flags = [eligibility(res.district_votes[k].tolist(), stage.thresholds[k].tolist(),
+                                 float(res.district_votes[k].sum() + res.district_rest[k]),
+                                 kr.minority.tolist(), kr.exempt) for k in range(len(by_district))]
+            qualified = [any(f[0][i] for f in flags) for i in range(len(ids))]
+            takes_part = [any(f[1][i] for f in flags) for i in range(len(ids))]
+        else:
+            qualified, takes_part = eligibility(votes.tolist(), kr.thresholds.tolist(), base,
+                                                kr.minority.tolist(), kr.exempt)
+    else:
+        seats = allocate_batch(votes[None, :], kr, bases=np.array([base]))[0]
+        qualified, takes_part = eligibility(
+            votes.tolist(), kr.thresholds.tolist(), base, kr.minority.tolist(), kr.exempt
+        )
     return [
         AllocationRow(
             id=p.id,

@@ -79,6 +79,14 @@ def allocate_reference(
     qualified, takes_part = eligibility(v, thresholds, b, minority, minority_exempt)
     coef = Fraction(minority_coefficient)
     weight = [v[i] * coef if minority[i] and not qualified[i] else v[i] for i in range(n)]
+    return allocate_among(v, weight, takes_part, seats, method)
+
+
+def allocate_among(v: list[Fraction], weight: list[Fraction], takes_part: list[bool], seats: int,
+                   method: str) -> list[int]:
+    """Seats of the lists that take part, by their (coefficient-scaled) weights; ties to more
+    votes ``v``, then to the list first in order."""
+    n = len(v)
     seats_won = [0] * n
     if not any(takes_part):
         return seats_won
@@ -101,3 +109,60 @@ def allocate_reference(
             seats_won[i] += 1
         return seats_won
     raise ValueError(f"unknown method: {method}")
+
+
+def allocate_reference_districts(
+    district_votes: Sequence[Sequence[Real]],
+    district_seats: Sequence[int],
+    method: str = "dhondt",
+    thresholds: Sequence[Real] | Real = 0,
+    scope: str = "national",
+    national_base: Real | None = None,
+    district_bases: Sequence[Real] | None = None,
+    minority: Sequence[bool] | None = None,
+    minority_exempt: bool = False,
+    minority_coefficient: Real = 1,
+) -> list[list[int]]:
+    """Seats of every list in every district (districts x lists), each district allocated on its
+    own votes with its own seats.
+
+    * ``scope = "national"``: a list qualifies on its national votes (the districts' sum) against
+      ``national_base`` (default: the sum of every vote); the lists that take part nationally
+      (qualified, or exempt minority lists) take part in each district where they have votes, and a
+      minority list below the threshold nationally has its votes multiplied by the coefficient in
+      every district. A district where no list qualified nationally has votes allocates among
+      every list with votes there (as a nation where nobody qualifies does).
+    * ``scope = "district"``: each district is an election of its own (``allocate_reference``),
+      with its base (``district_bases``, default its votes' sum); ``thresholds`` may then be one
+      row per district.
+    """
+    rows = [[Fraction(x) for x in row] for row in district_votes]
+    n = len(rows[0]) if rows else 0
+    minority = list(minority) if minority is not None else [False] * n
+    if scope == "district":
+        out = []
+        for d, row in enumerate(rows):
+            t = thresholds[d] if (not isinstance(thresholds, Real)
+                                  and len(thresholds) == len(rows)
+                                  and not isinstance(thresholds[d], Real)) else thresholds
+            base = None if district_bases is None else district_bases[d]
+            out.append(allocate_reference(row, district_seats[d], method, t, base, minority,
+                                          minority_exempt, minority_coefficient))
+        return out
+    if isinstance(thresholds, Real):
+        thresholds = [thresholds] * n
+    national = [sum(row[i] for row in rows) for i in range(n)]
+    base = sum(national) if national_base is None else Fraction(national_base)
+    qualified, _ = eligibility(national, thresholds, base, minority, minority_exempt)
+    coef = Fraction(minority_coefficient)
+    out = []
+    for d, row in enumerate(rows):
+        here = [qualified[i] and row[i] > 0 for i in range(n)]
+        if any(here):
+            takes_part = [here[i] or (minority_exempt and minority[i] and row[i] > 0
+                                      and not qualified[i]) for i in range(n)]
+        else:
+            takes_part = [x > 0 for x in row]
+        weight = [row[i] * coef if minority[i] and not qualified[i] else row[i] for i in range(n)]
+        out.append(allocate_among(row, weight, takes_part, district_seats[d], method))
+    return out
