@@ -38,6 +38,10 @@ def main() -> None:
     print(json.dumps(doc["pipeline"], indent=2))
     doc["error_model"] = bench_error_model(belgrade, runs=args.pipeline_runs // 2)
     print(json.dumps(doc["error_model"], indent=2))
+    # a Poland-sized forecast: 41 districts, 460 seats, 7 lists, swing from the 2015 districts
+    poland = load_config(ROOT / "configs" / "poland-2019.toml")
+    doc["districts"] = bench_pipeline(poland, runs=args.pipeline_runs // 5, memory_runs=None)
+    print(json.dumps(doc["districts"], indent=2))
     kernel = bench_kernel(lists=14, seats=110, runs=args.runs, seat_loop_runs=min(args.runs, 2_000_000))
     doc["kernel"] = kernel.to_dict()
     print(f"Belgrade size (14 lists, 110 seats, D'Hondt), {kernel.threads} threads, {args.runs:,} allocations")

@@ -109,6 +109,28 @@ def coalition_probabilities(election: Election, result: Result, fmt: str = "png"
     return _render(fig, fmt)
 
 
+def district_seats(election: Election, result: Result, fmt: str = "png") -> bytes | None:
+    """Mean seats by district (rows) and list (columns) as a heatmap, each cell labelled; None
+    for an election without districts."""
+    if not result.districts:
+        return None
+    ids = relevant_parties(result)
+    names = [d.name for d in election.districts]
+    grid = [[result.districts[d.id][p].mean_seats for p in ids] for d in election.districts]
+    fig, ax = plt.subplots(figsize=(1.1 * len(ids) + 3.5, 0.32 * len(names) + 1.6),
+                           constrained_layout=True)
+    image = ax.imshow(grid, cmap="Blues", aspect="auto")
+    for k, row in enumerate(grid):
+        for j, x in enumerate(row):
+            ax.text(j, k, f"{x:.1f}", ha="center", va="center", fontsize=7,
+                    color="white" if x > 0.6 * max(max(r) for r in grid) else "black")
+    ax.set_xticks(range(len(ids)), ids)
+    ax.set_yticks(range(len(names)), names, fontsize=8)
+    fig.colorbar(image, ax=ax, label="mean seats")
+    fig.suptitle(f"{result.election}: mean seats by district", fontsize=11)
+    return _render(fig, fmt)
+
+
 def calibration_chart(calibration, fmt: str = "png") -> bytes:
     """PIT histograms of each model (flat = calibrated) and interval coverage against nominal."""
     summaries = list(calibration.summaries.values())
@@ -143,4 +165,5 @@ CHARTS = {
     "seat_distributions": seat_distributions,
     "seat_projection": seat_projection,
     "coalitions": coalition_probabilities,
+    "district_seats": district_seats,  # only with districts
 }

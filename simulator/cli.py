@@ -106,15 +106,18 @@ def allocate(
     as_json: bool = typer.Option(False, "--json", help="Print JSON on stdout instead of a table."),
 ) -> None:
     """Allocate the seats of the config's actual result under its rules."""
-    from .allocation import allocate_result
-    from .report import allocation_json, allocation_table
+    from .allocation import allocate_result, district_seats
+    from .report import allocation_json, allocation_table, district_table
 
     election = _load(config)
     rows = allocate_result(election)
+    districts = district_seats(election) if election.districts else None
     if as_json:
-        sys.stdout.write(json.dumps(allocation_json(election, rows), indent=2) + "\n")
+        sys.stdout.write(json.dumps(allocation_json(election, rows, districts), indent=2) + "\n")
     else:
         console.print(allocation_table(election, rows))
+        if districts is not None:
+            console.print(district_table(election, districts))
 
 
 @app.command()
@@ -237,7 +240,8 @@ def bench(
         doc["pipeline"] = bench_pipeline(election, threads=threads)
         for name, row in doc["pipeline"]["implementations"].items():
             console.print(f"pipeline  {name}: {row['runs_per_s']:,.0f} simulated elections/s")
-        console.print(f"pipeline  speed-up over numpy: {doc['pipeline']['speedup_vs_numpy']:,.1f}x")
+        if "speedup_vs_numpy" in doc["pipeline"]:
+            console.print(f"pipeline  speed-up over numpy: {doc['pipeline']['speedup_vs_numpy']:,.1f}x")
         doc["error_model"] = bench_error_model(election, threads=threads)
         for name, row in doc["error_model"]["variants"].items():
             console.print(f"vote model  {name}: {row['runs_per_s']:,.0f} simulated elections/s "

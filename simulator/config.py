@@ -19,10 +19,14 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from .errors import ConfigError
 
 METHODS = ("dhondt", "sainte-lague", "modified-sainte-lague", "hare-niemeyer")
 THRESHOLD_BASES = ("valid", "cast")
+THRESHOLD_SCOPES = ("national", "district")
+SWINGS = ("proportional", "uniform")
 POOLINGS = ("pooled", "mixture", "latest")
 OTHERS_MODES = ("split", "whole")
 OTHERS = "others"  # the reserved poll bucket for every list a poll does not name
@@ -56,6 +60,7 @@ class Rules:
     minority_exempt: bool = False
     minority_coefficient: float = 1.0
     blocking_minority: int | None = None  # seats that block a qualified-majority vote, if any
+    threshold_scope: str = "national"  # with districts: lists qualify on national or district votes
 
     @property
     def coefficient_fraction(self) -> Fraction:
@@ -74,11 +79,34 @@ class OfficialResult:
     votes: dict[str, float]
     votes_cast: float | None = None
     other_votes: float = 0.0
+    # with districts: votes (districts x lists, config order) and each district's others + blank
+    district_votes: np.ndarray | None = field(default=None, compare=False)
+    district_rest: np.ndarray | None = field(default=None, compare=False)
+    district_file: str | None = None  # the CSV, as the config names it
 
     @property
     def valid_votes(self) -> float:
         """All valid votes: the config's lists and the others."""
         return sum(self.votes.values()) + self.other_votes
+
+
+@dataclass(frozen=True)
+class District:
+    id: str
+    name: str
+    seats: int
+    threshold: float | None = None  # percent, with threshold_scope = "district"; None: the election's
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """A previous election's district votes, which district shares swing from."""
+
+    file: str  # the CSV, as the config names it
+    parties: tuple[str, ...]  # its list ids
+    votes: np.ndarray = field(compare=False)  # districts x parties
+    rest: np.ndarray = field(compare=False)  # per district: others + blank
+    mapping: dict[str, tuple[str, ...]] = field(default_factory=dict)  # list of today -> its sources
 
 
 @dataclass(frozen=True)
@@ -117,6 +145,8 @@ class Model:
     others: str = "split"  # "split": unnamed lists share the bucket; "whole": it wins no seats
     others_concentration: float = 10.0  # Dirichlet concentration of the split; smaller = noisier
     unnamed_share: float = 1.0  # percent: expected share of a list no poll names (x others_weight)
+    swing: str = "proportional"  # with districts: how national draws move the baseline's shares
+    district_noise: float = 0.1  # with districts: relative sd of each district share's own noise
     polling_error: str | float = 0.0  # "calibrated" or a scale; 0 = sampling error only
     error_scale: float = 0.0  # sd of the shock on the log scale for a list at 10 %, on election day
     error_df: float = math.inf  # Student-t degrees of freedom of the shock (inf = normal)
@@ -167,7 +197,12 @@ class Election:
     coalitions: tuple[Coalition, ...] = ()
     past_results: tuple[PastResult, ...] = ()
     warnings: tuple[str, ...] = ()  # likely mistakes, for the CLI to print (see _likely_mistakes)
+    districts: tuple[District, ...] = ()  # none: one national district
+    baseline: Baseline | None = None
 
+    @property
+    def district_ids(self) -> tuple[str, ...]:
+        return tuple(d.id for d in self.districts)
     @property
     def party_ids(self) -> tuple[str, ...]:
         return tuple(p.id for p in self.parties)
@@ -230,7 +265,8 @@ def config_document(election: Election) -> dict:
     r = election.rules
     el = {"name": election.name, "seats": r.seats, "majority": r.majority, "method": r.method,
           "threshold": r.threshold, "threshold_base": r.threshold_base,
-          "minority_exempt": r.minority_exempt, "minority_coefficient": r.minority_coefficient}
+          "minority_exempt": r.minority_exempt, "minority_coefficient": r.minority_coefficient,
+          "threshold_scope": r.threshold_scope}
     if election.date:
         el["date"] = election.date.isoformat()
     if r.blocking_minority:
@@ -256,8 +292,18 @@ def config_document(election: Election) -> dict:
     if election.past_results:
         doc["past_result"] = [{"date": p.date.isoformat(), "shares": dict(p.given or p.shares)}
                               for p in election.past_results]
+    here = Path(election.path).parent  # files named as the config names them, made absolute
+    if election.districts:
+        doc["district"] = [{k: v for k, v in dataclasses.asdict(d).items() if v is not None}
+                           for d in election.districts]
+    if election.baseline is not None:
+        doc["baseline"] = {"district_votes": str((here / election.baseline.file).resolve()),
+                           "map": {k: list(v) for k, v in election.baseline.mapping.items()}}
     if election.result is not None:
         res = election.result
+        if res.district_file is not None:
+            doc["result"] = {"district_votes": str((here / res.district_file).resolve())}
+            return doc
         votes = dict(res.votes)
         if res.other_votes:
             votes[OTHERS] = res.other_votes
@@ -271,14 +317,14 @@ def parse_config(data: dict[str, Any], path: str | Path = "<config>") -> Electio
     """Check an already-parsed TOML document (a dict) and build an Election."""
     c = _Checker(path)
     c.no_unknown(data, "", {"election", "party", "result", "poll", "past_result", "model", "simulation",
-                            "coalition"})
+                            "coalition", "district", "baseline"})
     el = c.table(data, "election", required=True)
     c.no_unknown(
         el,
         "election",
         {
             "name", "date", "seats", "majority", "method", "threshold", "threshold_base",
-            "minority_exempt", "minority_coefficient", "blocking_minority",
+            "minority_exempt", "minority_coefficient", "blocking_minority", "threshold_scope",
         },
     )
     seats = c.integer(el, "election.seats", required=True, low=1)
@@ -298,13 +344,16 @@ def parse_config(data: dict[str, Any], path: str | Path = "<config>") -> Electio
             el, "election.minority_coefficient", default=1.0, low_open=0.0, high=100.0
         ),
         blocking_minority=blocking,
+        threshold_scope=c.choice(el, "election.threshold_scope", THRESHOLD_SCOPES, default="national"),
     )
     name = c.string(el, "election.name", default=Path(str(path)).stem)
     date = c.date(el, "election.date")
 
     parties = _parse_parties(c, data)
     ids = [p.id for p in parties]
-    result = _parse_result(c, data, ids, rules)
+    districts = _parse_districts(c, data, rules)
+    result = _parse_result(c, data, ids, rules, districts)
+    baseline = _parse_baseline(c, data, ids, districts)
     polls = _parse_polls(c, data, ids, date)
     past_results = _parse_past_results(c, data, ids, date)
     model = _parse_model(c, data)
@@ -324,6 +373,8 @@ def parse_config(data: dict[str, Any], path: str | Path = "<config>") -> Electio
         coalitions=tuple(coalitions),
         past_results=tuple(past_results),
         warnings=tuple(warnings),
+        districts=tuple(districts),
+        baseline=baseline,
     )
 
 
@@ -380,15 +431,68 @@ def _parse_parties(c: _Checker, data: dict) -> list[Party]:
     return parties
 
 
-def _parse_result(c: _Checker, data: dict, ids: list[str], rules: Rules) -> OfficialResult | None:
+def _parse_districts(c: _Checker, data: dict, rules: Rules) -> list[District]:
+    rows = c.array_of_tables(data, "district", required=False) or []
+    out = []
+    seen: set[str] = set()
+    for i, row in enumerate(rows):
+        key = f"district {i + 1}" + (f" ({row['id']})" if isinstance(row.get("id"), str) else "")
+        c.no_unknown(row, key, {"id", "name", "seats", "threshold"})
+        did = c.string(row, f"{key}.id", required=True)
+        if not _ID_RE.match(did):
+            c.fail(f"{key}.id", "ids use letters, digits, '_', '-' and '.'", did)
+        if did in seen:
+            c.fail(f"{key}.id", "duplicate district id", did)
+        seen.add(did)
+        threshold = c.number(row, f"{key}.threshold", default=None, low=0.0, high_open=100.0)
+        if threshold is not None and rules.threshold_scope != "district":
+            c.fail(f"{key}.threshold", 'a district threshold needs election.threshold_scope = "district"',
+                   threshold)
+        out.append(District(id=did, name=c.string(row, f"{key}.name", default=did),
+                            seats=c.integer(row, f"{key}.seats", required=True, low=1),
+                            threshold=threshold))
+    if out:
+        total = sum(d.seats for d in out)
+        if total != rules.seats:
+            c.fail("district", f"the districts' seats sum to {total}, not election.seats = {rules.seats}",
+                   total)
+        if rules.threshold_base == "cast":
+            c.fail("election.threshold_base", '"cast" is not supported with districts yet: put blank or '
+                   "invalid ballots that count in the base as the 'blank' pseudo-party", "cast")
+    return out
+
+
+def _district_file(c: _Checker, table: dict, key: str) -> Path:
+    name = c.string(table, key, required=True)
+    return Path(str(c.path)).parent / name
+
+
+def _parse_result(c: _Checker, data: dict, ids: list[str], rules: Rules,
+                  districts: list[District]) -> OfficialResult | None:
+    from .districts import read_district_votes
+
     res = c.table(data, "result", required=False)
     if res is None:
         return None
-    c.no_unknown(res, "result", {"votes", "votes_cast"})
+    c.no_unknown(res, "result", {"votes", "votes_cast", "district_votes"})
+    if "district_votes" in res:
+        if not districts:
+            c.fail("result.district_votes", "needs [[district]] tables", res["district_votes"])
+        if "votes" in res:
+            c.fail("result.votes", "give district_votes or votes, not both (the national votes are "
+                   "the districts' sums)", None)
+        path = _district_file(c, res, "result.district_votes")
+        dv, rest, _ = read_district_votes(path, "result.district_votes", [d.id for d in districts], ids,
+                                          c.path)
+        votes = {pid: float(dv[:, i].sum()) for i, pid in enumerate(ids)}
+        if sum(votes.values()) <= 0:
+            c.fail("result.district_votes", "all lists have zero votes", 0)
+        return OfficialResult(votes=votes, other_votes=float(rest.sum()), district_votes=dv,
+                              district_rest=rest, district_file=res["district_votes"])
     votes_tbl = c.table(res, "result.votes", required=True)
     votes: dict[str, float] = {}
     other_votes = 0.0
-    for pid, value in votes_tbl.items():
+    for pid in votes_tbl:
         key = f"result.votes.{pid}"
         if pid == OTHERS:  # lists the config does not name: in the base, never seated
             other_votes = c.number(votes_tbl, key, required=True, low=0.0)
@@ -400,6 +504,8 @@ def _parse_result(c: _Checker, data: dict, ids: list[str], rules: Rules) -> Offi
         votes.setdefault(pid, 0.0)
     if sum(votes.values()) <= 0:
         c.fail("result.votes", "all lists have zero votes", sum(votes.values()))
+    if districts:
+        c.fail("result.votes", "with [[district]] tables, give result.district_votes", None)
     total = sum(votes.values()) + other_votes
     votes_cast = c.number(res, "result.votes_cast", default=None, low=0.0)
     if votes_cast is not None and votes_cast < total:
@@ -411,6 +517,44 @@ def _parse_result(c: _Checker, data: dict, ids: list[str], rules: Rules) -> Offi
             None,
         )
     return OfficialResult(votes=votes, votes_cast=votes_cast, other_votes=other_votes)
+
+
+def _parse_baseline(c: _Checker, data: dict, ids: list[str], districts: list[District]) -> Baseline | None:
+    from .districts import read_district_votes
+
+    base = c.table(data, "baseline", required=False)
+    if base is None:
+        return None
+    if not districts:
+        c.fail("baseline", "needs [[district]] tables", None)
+    c.no_unknown(base, "baseline", {"district_votes", "map"})
+    path = _district_file(c, base, "baseline.district_votes")
+    votes, rest, parties = read_district_votes(path, "baseline.district_votes",
+                                               [d.id for d in districts], None, c.path)
+    mapping_tbl = c.table(base, "baseline.map", required=False) or {}
+    mapping: dict[str, tuple[str, ...]] = {}
+    used: dict[str, str] = {}
+    for pid, sources in mapping_tbl.items():
+        key = f"baseline.map.{pid}"
+        if pid not in ids:
+            c.fail(key, "unknown party id (not in any [[party]])", pid)
+        if isinstance(sources, str):
+            sources = [sources]
+        if not isinstance(sources, list) or not all(isinstance(x, str) for x in sources):
+            c.fail(key, "must be a list of the baseline's party ids", sources)
+        for src in sources:
+            if src not in parties:
+                c.fail(key, f"{src!r} has no votes in {path.name}", src)
+            if src in used:
+                c.fail(key, f"{src!r} is continued by {used[src]!r} already", src)
+            used[src] = pid
+        mapping[pid] = tuple(sources)
+    for pid in ids:  # a list not in the map continues the baseline list of its own id
+        if pid not in mapping and pid in parties and pid not in used:
+            mapping[pid] = (pid,)
+            used[pid] = pid
+    return Baseline(file=base["district_votes"], parties=tuple(parties), votes=votes, rest=rest,
+                    mapping=mapping)
 
 
 def _poll_label(i: int, row: dict) -> str:
@@ -493,7 +637,8 @@ def _parse_model(c: _Checker, data: dict) -> Model:
         "model",
         {"prior", "design_effect", "pooling", "half_life_days", "invalid_share", "others",
          "others_concentration", "unnamed_share", "polling_error", "error_df",
-         "error_size_exponent", "error_drift", "house_effects", "window_days"},
+         "error_size_exponent", "error_drift", "house_effects", "window_days", "swing",
+         "district_noise"},
     )
     # The shared polling error: "calibrated" (the default) takes every parameter from the shipped
     # fit; a number is the scale, with the fit's tails, size dependence and drift; 0 switches the
@@ -532,6 +677,8 @@ def _parse_model(c: _Checker, data: dict) -> Model:
         others=c.choice(m, "model.others", OTHERS_MODES, default="split"),
         others_concentration=c.number(m, "model.others_concentration", default=10.0, low_open=0.0),
         unnamed_share=c.number(m, "model.unnamed_share", default=1.0, low=0.0, high=100.0),
+        swing=c.choice(m, "model.swing", SWINGS, default="proportional"),
+        district_noise=c.number(m, "model.district_noise", default=0.1, low=0.0, high=0.4),
         polling_error=pe,
         error_scale=scale,
         error_df=df,

@@ -26,14 +26,15 @@ from pathlib import Path
 import numba as nb
 import numpy as np
 
-from .allocation import kernel_rules
+from .allocation import district_rules, kernel_rules
 from .allocation.kernels import BLOCK, allocate_stage, block_work
 from . import __version__
 from .config import Election, config_document
 from .errors import InputError
 from .results import Result, result_from_tally
 from .streams import chunk_states, fresh_seed, stream_state
-from .tally import MAX_RUNS, ChunkTally, Tally, TallySpec, tally_block
+from .districts import district_scratch, district_seats_block, district_votes_record
+from .tally import MAX_RUNS, ChunkTally, Tally, TallySpec, tally_block, tally_districts
 from .votes.draws import draw_shares, vote_scratch
 from .votes.model import VoteModel, build_vote_model
 
@@ -41,31 +42,40 @@ WAVE_CHUNKS = 32  # chunks per compiled call: enough to keep every core busy, fi
 
 
 @nb.njit(cache=True, parallel=True)
-def _simulate_wave(states, chunk_runs, votes, seats, spec, slots, record_votes, record_seats):
+def _simulate_wave(states, chunk_runs, votes, seats, dvotes, dseats, spec, slots, record_votes,
+                   record_seats):
     """Chunks in parallel, each counted into the slot of the thread that runs it: integer counts
     add up to the same totals whichever thread ran which chunk."""
     for c in nb.prange(states.shape[0]):
         s = nb.get_thread_id()
         t = ChunkTally(slots.seat_counts[s], slots.majority[s], slots.threshold[s],
                        slots.coalition_majority[s], slots.coalition_seat_counts[s],
-                       slots.share_units[s], slots.share_hist[s], np.empty(BLOCK),
+                       slots.share_units[s], slots.share_hist[s], slots.district_seats[s],
+                       slots.district_any[s], slots.district_hist[s], np.empty(BLOCK),
                        np.empty((spec.thresholds.shape[0], BLOCK), np.int32))
-        _simulate_chunk(states[c], chunk_runs[c], votes, seats, spec, t, record_votes[c],
-                        record_seats[c])
+        _simulate_chunk(states[c], chunk_runs[c], votes, seats, dvotes, dseats, spec, t,
+                        record_votes[c], record_seats[c])
 
 
 @nb.njit(cache=True, error_model="numpy")
-def _simulate_chunk(words, runs, votes, seats, spec, t, record_votes, record_seats):
-    """One chunk of ``runs`` runs from the stream ``words``, into the tally ``t``."""
+def _simulate_chunk(words, runs, votes, seats, dv, ds, spec, t, record_votes, record_seats):
+    """One chunk of ``runs`` runs from the stream ``words``, into the tally ``t``. With districts
+    (``dv``: DistrictVotes, ``ds``: DistrictStage) the seats stage is the district stage."""
     st = stream_state(words)
-    work = block_work(spec.thresholds.shape[0])
+    n = spec.thresholds.shape[0]
+    work = block_work(n)
     work[1][0][:] = seats.base
     src, sb = work[0][0], work[0][2]  # lists x BLOCK: one run per column
     scratch = vote_scratch(votes)
+    dscratch = district_scratch(dv, n)
     for start in range(0, runs, BLOCK):
         nr = min(BLOCK, runs - start)
         st = draw_shares(st, votes, scratch, nr, src)
-        allocate_stage(src, nr, seats, work)
+        if dv.active:
+            st = district_seats_block(st, src, sb, nr, dv, ds, dscratch)
+            tally_districts(dscratch[2], nr, t)
+        else:
+            allocate_stage(src, nr, seats, work)
         tally_block(src, sb, nr, spec, t)
         if record_seats.shape[0] > 0:  # for tests: keep every run's draws and seats
             record_votes[start:start + nr] = src[:, :nr].T
@@ -135,10 +145,13 @@ class Engine:
         self.seats = self.rules.stage(self.base)
         self.spec = TallySpec(thresholds=self.rules.thresholds, base=self.base,
                               coalition_members=members)
+        self.districts = (district_votes_record(election), district_rules(election))
+        self.magnitude = max((d.seats for d in election.districts), default=0)
 
-    def empty_tally(self) -> Tally:
+    def empty_tally(self, slots: int | None = None) -> Tally:
         return Tally.empty(len(self.election.parties), self.election.rules.seats,
-                           len(self.election.coalitions))
+                           len(self.election.coalitions), slots, len(self.election.districts),
+                           self.magnitude)
 
     def run_chunks(self, seed: int, first_chunk: int, chunk_runs: np.ndarray,
                    record: bool = False) -> Tally | tuple[Tally, np.ndarray, np.ndarray]:
@@ -149,14 +162,13 @@ class Engine:
         """
         count = len(chunk_runs)
         n = len(self.election.parties)
-        slots = Tally.empty(n, self.election.rules.seats, self.spec.coalition_members.shape[0],
-                            slots=nb.config.NUMBA_NUM_THREADS)
+        slots = self.empty_tally(slots=nb.config.NUMBA_NUM_THREADS)
         rec_shape = (count, int(np.max(chunk_runs)), n) if record else (count, 0, n)
         record_votes = np.zeros(rec_shape, np.float64)
         record_seats = np.zeros(rec_shape, np.float32)
         _simulate_wave(chunk_states(seed, first_chunk, count), np.asarray(chunk_runs, np.int64),
-                       self.votes, self.seats, self.spec, slots.chunk_tally(), record_votes,
-                       record_seats)
+                       self.votes, self.seats, *self.districts, self.spec, slots.chunk_tally(),
+                       record_votes, record_seats)
         tally = slots.merged(int(np.sum(chunk_runs)), self.election.rules.majority)
         if record:
             return tally, record_votes, record_seats.astype(np.int32)

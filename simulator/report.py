@@ -25,9 +25,11 @@ from .errors import InputError
 from .results import Result, standard_error
 
 
-def allocation_json(election: Election, rows: list[AllocationRow]) -> dict:
-    """The ``allocate --json`` document: ``{"seats": {id: int}, ...}``, every party included."""
-    return {
+def allocation_json(election: Election, rows: list[AllocationRow],
+                    districts: dict[str, dict[str, int]] | None = None) -> dict:
+    """The ``allocate --json`` document: ``{"seats": {id: int}, ...}``, every party included, and
+    with districts ``"districts": {district: {id: int}}``."""
+    doc = {
         "election": election.name,
         "seats_total": election.rules.seats,
         "majority": election.rules.majority,
@@ -47,6 +49,24 @@ def allocation_json(election: Election, rows: list[AllocationRow]) -> dict:
             for r in rows
         },
     }
+    if districts is not None:
+        doc["threshold_scope"] = election.rules.threshold_scope
+        doc["districts"] = districts
+    return doc
+
+
+def district_table(election: Election, districts: dict[str, dict[str, int]]) -> Table:
+    """Seats per district (rows) and list (columns, the lists that won any), with magnitudes."""
+    won = [p for p in election.parties if any(districts[d][p.id] for d in districts)]
+    table = Table(title=f"{election.name}: seats by district "
+                        f"(threshold on {election.rules.threshold_scope} votes)")
+    table.add_column("district")
+    table.add_column("seats", justify="right")
+    for p in won:
+        table.add_column(p.id, justify="right")
+    for d in election.districts:
+        table.add_row(d.name, str(d.seats), *(str(districts[d.id][p.id]) for p in won))
+    return table
 
 
 def allocation_table(election: Election, rows: list[AllocationRow]) -> Table:
@@ -392,6 +412,21 @@ def report_markdown(report: Report) -> str:
                      f"with a probability of at least {100 * report.cutoff:g} %.")
     if report.search_note:
         lines += ["", report.search_note]
+    if result.districts:
+        lines += ["", "## Seats by district", "",
+                  "Mean seats, 90 % interval and P(at least one seat) of each list that wins seats "
+                  "anywhere, district by district.", ""]
+        ids = [p for p in result.parties if any(result.districts[d][p].mean_seats > 0.05
+                                                for d in result.districts)]
+        lines += ["| District | Seats | " + " | ".join(result.parties[p].name for p in ids) + " |",
+                  "|---|---:|" + "---:|" * len(ids)]
+        for d in report.election.districts:
+            cells = []
+            for p in ids:
+                x = result.districts[d.id][p]
+                cells.append(f"{x.mean_seats:.1f} ({x.seats_p05}–{x.seats_p95}; "
+                             f"{format_probability(x.p_seat, n)})")
+            lines.append(f"| {d.name} | {d.seats} | " + " | ".join(cells) + " |")
     lines += ["", "## Polls used", "",
               "| Firm | Fieldwork end | Sample size | Weight | Effective sample size |",
               "|---|---|---:|---:|---:|"]
@@ -508,13 +543,15 @@ def render_report(report: Report, formats: tuple[str, ...] = REPORT_FORMATS) -> 
         files["seat_distribution.csv"] = seat_distribution_csv(shown)
         if report.backtest is not None:
             files["backtest.csv"] = backtest_csv(report)
+    drawn = {name: fn for name, fn in charts.CHARTS.items()
+             if name != "district_seats" or shown.districts}
     pngs = {}
     if "png" in formats or "html" in formats:
-        pngs = {name: fn(report.election, shown, "png") for name, fn in charts.CHARTS.items()}
+        pngs = {name: fn(report.election, shown, "png") for name, fn in drawn.items()}
     if "png" in formats:
         files.update({f"{name}.png": data for name, data in pngs.items()})
     if "svg" in formats:
-        files.update({f"{name}.svg": fn(report.election, shown, "svg") for name, fn in charts.CHARTS.items()})
+        files.update({f"{name}.svg": fn(report.election, shown, "svg") for name, fn in drawn.items()})
     if "html" in formats:
         files["report.html"] = report_html(report, pngs)
     return files

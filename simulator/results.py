@@ -78,6 +78,16 @@ class CoalitionResult:
 
 
 @dataclass(frozen=True)
+class DistrictPartyResult:
+    """One list in one district: mean seats, 90 % interval, P(at least one seat)."""
+
+    mean_seats: float
+    seats_p05: int
+    seats_p95: int
+    p_seat: float
+
+
+@dataclass(frozen=True)
 class Result:
     """What a simulation found: per party and per coalition, with the settings that produced it."""
 
@@ -90,6 +100,7 @@ class Result:
     coalitions: dict[str, CoalitionResult] = field(default_factory=dict)
     settings: dict = field(default_factory=dict)
     error_model: str = ""  # the vote model in one line (which layers, what scale)
+    districts: dict[str, dict[str, DistrictPartyResult]] = field(default_factory=dict)
 
     def max_standard_error(self) -> float:
         """Largest standard error of the headline probabilities (majority, threshold, coalitions)."""
@@ -141,6 +152,11 @@ class Result:
                 }
                 for name, c in self.coalitions.items()
             },
+            **({"districts": {
+                did: {pid: {"mean_seats": x.mean_seats, "seats_p05": x.seats_p05,
+                            "seats_p95": x.seats_p95, "p_seat": x.p_seat}
+                      for pid, x in parties.items()}
+                for did, parties in self.districts.items()}} if self.districts else {}),
         }
 
 
@@ -179,8 +195,22 @@ def result_from_tally(election: Election, tally: Tally, seed: int, settings: dic
             p_majority_se=standard_error(pm, n), mean_seats=mean, seats_p05=p05, seats_p50=p50,
             seats_p95=p95, seat_probabilities=tuple(float(x) for x in probs),
         )
+    districts = {}
+    if tally.has_districts:
+        for k, district in enumerate(election.districts):
+            districts[district.id] = {}
+            for i, party in enumerate(election.parties):
+                hist = tally.district_hist[k, i, : district.seats + 1]
+                probs = hist / max(hist.sum(), 1)
+                thinned = int(hist.sum())
+                districts[district.id][party.id] = DistrictPartyResult(
+                    mean_seats=float(tally.district_seats[k, i] / n),
+                    seats_p05=quantile(probs, 0.05, thinned), seats_p95=quantile(probs, 0.95, thinned),
+                    p_seat=float(tally.district_any[k, i] / n),
+                )
     return Result(
         election=election.name, runs=n, seed=seed, seats=election.rules.seats,
         majority=election.rules.majority, parties=parties, coalitions=coalitions,
         settings=settings or {}, error_model=vote_model.describe() if vote_model else "",
+        districts=districts,
     )

@@ -43,6 +43,11 @@ class Tally:
     # run). Integer sums do not depend on grouping, as float sums would; room for MAX_RUNS runs.
     share_units: np.ndarray
     share_hist: np.ndarray  # (lists x SHARE_BINS+1) int64: runs by share bin (one in SHARE_THIN)
+    # with districts (else of length 0): per district and list, the sum of its seats over runs,
+    # the runs in which it won at least one, and its seat distribution (one run in SHARE_THIN)
+    district_seats: np.ndarray = None
+    district_any: np.ndarray = None
+    district_hist: np.ndarray = None
 
     @property
     def share_sum(self) -> np.ndarray:
@@ -50,9 +55,11 @@ class Tally:
         return self.share_units * SHARE_UNIT
 
     @classmethod
-    def empty(cls, lists: int, seats: int, coalitions: int, slots: int | None = None) -> Tally:
+    def empty(cls, lists: int, seats: int, coalitions: int, slots: int | None = None,
+              districts: int = 0, magnitude: int = 0) -> Tally:
         """A tally of no runs; with ``slots``, every array has a leading axis of that many
-        slots, for the engine's threads to count into (see :meth:`merged`)."""
+        slots, for the engine's threads to count into (see :meth:`merged`). ``magnitude``: the
+        largest district's seats."""
         lead = () if slots is None else (slots,)
 
         def z(*shape):
@@ -60,12 +67,18 @@ class Tally:
 
         return cls(runs=0, seat_counts=z(lists, seats + 1), majority=z(lists), threshold=z(lists),
                    coalition_majority=z(coalitions), coalition_seat_counts=z(coalitions, seats + 1),
-                   share_units=z(lists), share_hist=z(lists, SHARE_BINS + 1))
+                   share_units=z(lists), share_hist=z(lists, SHARE_BINS + 1),
+                   district_seats=z(districts, lists), district_any=z(districts, lists),
+                   district_hist=z(districts, lists, magnitude + 1 if districts else 0))
 
     def chunk_tally(self) -> ChunkTally:
         """The arrays as the compiled tally stage takes them."""
         return ChunkTally(*(getattr(self, f) for f in self._arrays()), np.empty(0),
                           np.empty((0, 0), np.int32))
+
+    @property
+    def has_districts(self) -> bool:
+        return self.district_seats is not None and self.district_seats.shape[0] > 0
 
     def merged(self, runs: int, majority: int) -> Tally:
         """The sum of a slotted tally's slots, with its majorities counted from the seat
@@ -120,7 +133,7 @@ TallySpec = namedtuple("TallySpec", (
 ))
 ChunkTally = namedtuple("ChunkTally", (
     "seat_counts", "majority", "threshold", "coalition_majority", "coalition_seat_counts",
-    "share_units", "share_hist",  # as in Tally, one chunk's
+    "share_units", "share_hist", "district_seats", "district_any", "district_hist",  # as in Tally
     "cs",  # (BLOCK,) scratch
     "bins",  # (lists x BLOCK) int32 scratch: each run's share bin
 ))
@@ -169,3 +182,27 @@ def _tally(src, sb, nr, thresholds, base, members, counts, hist, threshold, shar
                     cs[r] += sb[i, r]
         for r in range(nr):
             coalition_counts[k, np.int64(cs[r])] += 1
+
+
+@nb.njit(cache=True, error_model="numpy")
+def tally_districts(dseats, nr, t):
+    """Add the first nr runs of a block's district seats (districts x lists x runs) to the
+    district counts of ``t``: seat sums and runs with a seat exactly, the distribution from one
+    run in ``SHARE_THIN``."""
+    _tally_districts(dseats, nr, t.district_seats, t.district_any, t.district_hist)
+
+
+@nb.njit(cache=True, error_model="numpy")
+def _tally_districts(dseats, nr, total, any_seat, hist):
+    for d in range(dseats.shape[0]):
+        for i in range(dseats.shape[1]):
+            s = 0.0
+            a = 0
+            for r in range(nr):
+                x = dseats[d, i, r]
+                s += x
+                a += x > 0.0
+            total[d, i] += np.int64(s)
+            any_seat[d, i] += a
+            for r in range(0, nr, SHARE_THIN):
+                hist[d, i, np.int64(dseats[d, i, r])] += 1

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..config import OTHERS, Election
+from ..districts import baseline_shares
 from ..errors import ConfigError
 from .draws import VoteStage
 from .error import ErrorParams, shock_scales
@@ -115,11 +116,12 @@ def _anchor_shares(table: PollTable, shares: dict[str, float]) -> np.ndarray:
 
 def _others_split(election: Election, table: PollTable, theta: np.ndarray):
     """How ``others`` reaches the lists no poll names: each such list expects ``unnamed_share`` x
-    its ``others_weight`` percent. When those add up to less than the bucket's mean, the lists
-    share that fraction of the bucket in every run (the fill) and the rest is unassigned (ballots
-    for lists that win nothing); when to more, they share the whole bucket. Among themselves they
-    split it by a Dirichlet of concentration ``others_concentration``, in proportion to their
-    weights. Returns ``(bucket of each list, its Dirichlet parameter, fill)``."""
+    its ``others_weight`` percent, or with a ``[baseline]`` its share there if it had one. When
+    those add up to less than the bucket's mean, the lists share that fraction of the bucket in
+    every run (the fill) and the rest is unassigned (ballots for lists that win nothing); when to
+    more, they share the whole bucket. Among themselves they split it by a Dirichlet of
+    concentration ``others_concentration``, in proportion to their weights (with a baseline:
+    their expected shares). Returns ``(bucket of each list, its Dirichlet parameter, fill)``."""
     model = election.model
     ids = election.party_ids
     bucket_of = np.array([table.buckets.index(p) if p in table.buckets else -1 for p in ids],
@@ -132,9 +134,16 @@ def _others_split(election: Election, table: PollTable, theta: np.ndarray):
     if w.sum() <= 0:
         raise ConfigError(election.path, "party.others_weight",
                           "the lists inside 'others' all have weight 0")
+    want = model.unnamed_share / 100.0 * w  # each list's expected share
+    if election.baseline is not None:  # a previous result says more: each list's share there
+        b = election.baseline
+        shares, weight = baseline_shares(b.votes, b.rest, list(b.parties), b.mapping, list(ids))
+        national = (weight @ shares)[[ids.index(p) for p in unnamed]]
+        want = np.where(national > 0, national, want)
+        w = want  # and they split what they fill in those proportions
     for p, wi in zip(unnamed, w):
         split_alpha[ids.index(p)] = model.others_concentration * wi / w.sum()
-    want = model.unnamed_share / 100.0 * w.sum()  # the lists' expected share, together
+    want = want.sum()  # the lists' expected share, together
     bucket = float(theta[table.others_bucket])
     return bucket_of, split_alpha, (1.0 if want >= bucket else want / bucket)
 
