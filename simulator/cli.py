@@ -132,6 +132,7 @@ def simulate(
     csv_path: Optional[Path] = typer.Option(None, "--csv", help="Write one row per party as CSV here."),
     markdown_path: Optional[Path] = typer.Option(None, "--markdown", help="Write a Markdown summary here."),
     draws_path: Optional[Path] = typer.Option(None, "--draws", help="Write every run's vote shares (float32) and seats (int16) here as a NumPy .npz file (runs x lists; 6 bytes per run and list), streamed to disk."),
+    analysis: bool = typer.Option(False, "--analysis", help="Also analyse the simulated parliaments: P(rank), Banzhaf and Shapley-Shubik indices, kingmakers, votes against seats, the last seat (reports always do)."),
 ) -> None:
     """Simulate the election from its polls: seat and vote-share distributions and majority probabilities."""
     from .draws_file import draws_size
@@ -154,8 +155,13 @@ def simulate(
     _compile_note()
     with _progress_bar(total) as update:
         result = run_simulation(election, runs=n_runs, seed=seed, threads=threads,
-                                target_se=target_se, progress=update, draws=draws_path)
+                                target_se=target_se, progress=update, draws=draws_path,
+                                analysis=analysis)
     console.print(result_table(result))
+    if analysis:
+        from .report import analysis_table
+
+        console.print(analysis_table(result))
     for path, kind in outputs:
         if kind == "json":
             write_atomic(path, json.dumps(result.to_json(), indent=2) + "\n")

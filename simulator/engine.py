@@ -33,6 +33,7 @@ from .config import Election, config_document
 from .errors import InputError
 from .results import Result, result_from_tally
 from .streams import chunk_states, fresh_seed, stream_state
+from .analysis import AnalysisSpec, analysis_block, analysis_scratch
 from .districts import district_scratch, district_seats_block, district_votes_record
 from .tally import MAX_RUNS, ChunkTally, Tally, TallySpec, tally_block, tally_districts
 from .votes.draws import draw_shares, vote_scratch
@@ -42,8 +43,8 @@ WAVE_CHUNKS = 32  # chunks per compiled call: enough to keep every core busy, fi
 
 
 @nb.njit(cache=True, parallel=True)
-def _simulate_wave(states, chunk_runs, votes, seats, dvotes, dseats, spec, slots, record_votes,
-                   record_seats):
+def _simulate_wave(states, chunk_runs, votes, seats, dvotes, dseats, aspec, spec, slots,
+                   record_votes, record_seats):
     """Chunks in parallel, each counted into the slot of the thread that runs it: integer counts
     add up to the same totals whichever thread ran which chunk."""
     for c in nb.prange(states.shape[0]):
@@ -51,16 +52,21 @@ def _simulate_wave(states, chunk_runs, votes, seats, dvotes, dseats, spec, slots
         t = ChunkTally(slots.seat_counts[s], slots.majority[s], slots.threshold[s],
                        slots.coalition_majority[s], slots.coalition_seat_counts[s],
                        slots.share_units[s], slots.share_hist[s], slots.district_seats[s],
-                       slots.district_any[s], slots.district_hist[s], np.empty(BLOCK),
+                       slots.district_any[s], slots.district_hist[s], slots.rank[s],
+                       slots.first_by_votes[s], slots.banzhaf[s], slots.shapley[s],
+                       slots.pivotal[s], slots.power_runs[s], slots.power_approximate[s],
+                       slots.vote_not_seat[s], slots.seat_not_vote[s], slots.last_won[s],
+                       slots.last_lost[s], slots.margin_hist[s], np.empty(BLOCK),
                        np.empty((spec.thresholds.shape[0], BLOCK), np.int32))
-        _simulate_chunk(states[c], chunk_runs[c], votes, seats, dvotes, dseats, spec, t,
+        _simulate_chunk(states[c], chunk_runs[c], votes, seats, dvotes, dseats, aspec, spec, t,
                         record_votes[c], record_seats[c])
 
 
 @nb.njit(cache=True, error_model="numpy")
-def _simulate_chunk(words, runs, votes, seats, dv, ds, spec, t, record_votes, record_seats):
+def _simulate_chunk(words, runs, votes, seats, dv, ds, aspec, spec, t, record_votes, record_seats):
     """One chunk of ``runs`` runs from the stream ``words``, into the tally ``t``. With districts
-    (``dv``: DistrictVotes, ``ds``: DistrictStage) the seats stage is the district stage."""
+    (``dv``: DistrictVotes, ``ds``: DistrictStage) the seats stage is the district stage;
+    ``aspec``: the analysis of the simulated parliaments (:mod:`simulator.analysis`)."""
     st = stream_state(words)
     n = spec.thresholds.shape[0]
     work = block_work(n)
@@ -68,6 +74,7 @@ def _simulate_chunk(words, runs, votes, seats, dv, ds, spec, t, record_votes, re
     src, sb = work[0][0], work[0][2]  # lists x BLOCK: one run per column
     scratch = vote_scratch(votes)
     dscratch = district_scratch(dv, n)
+    ascratch = analysis_scratch(n)
     for start in range(0, runs, BLOCK):
         nr = min(BLOCK, runs - start)
         st = draw_shares(st, votes, scratch, nr, src)
@@ -77,6 +84,8 @@ def _simulate_chunk(words, runs, votes, seats, dv, ds, spec, t, record_votes, re
         else:
             allocate_stage(src, nr, seats, work)
         tally_block(src, sb, nr, spec, t)
+        if aspec.enabled:
+            analysis_block(src, sb, nr, aspec, t, ascratch)
         if record_seats.shape[0] > 0:  # for tests: keep every run's draws and seats
             record_votes[start:start + nr] = src[:, :nr].T
             record_seats[start:start + nr] = sb[:, :nr].T
@@ -130,7 +139,7 @@ def threshold_base(election: Election) -> float:
 class Engine:
     """A compiled simulation set up for one election; call :meth:`run_chunks` repeatedly."""
 
-    def __init__(self, election: Election, chunk_size: int | None = None):
+    def __init__(self, election: Election, chunk_size: int | None = None, analysis: bool = False):
         self.election = election
         self.vote_model: VoteModel = build_vote_model(election)
         self.rules = kernel_rules(election.rules, election.parties)
@@ -146,6 +155,12 @@ class Engine:
         self.spec = TallySpec(thresholds=self.rules.thresholds, base=self.base,
                               coalition_members=members)
         self.districts = (district_votes_record(election), district_rules(election))
+        kr = self.rules
+        self.analysis = AnalysisSpec(
+            enabled=bool(analysis), majority=int(election.rules.majority), method=kr.method, seats=kr.seats,
+            thresholds=kr.thresholds, base=self.base, minority=kr.minority, exempt=kr.exempt,
+            cnum=kr.cnum, cden=kr.cden, coalition_members=members,
+            last_seat=not election.districts)
         self.magnitude = max((d.seats for d in election.districts), default=0)
 
     def empty_tally(self, slots: int | None = None) -> Tally:
@@ -167,8 +182,8 @@ class Engine:
         record_votes = np.zeros(rec_shape, np.float64)
         record_seats = np.zeros(rec_shape, np.float32)
         _simulate_wave(chunk_states(seed, first_chunk, count), np.asarray(chunk_runs, np.int64),
-                       self.votes, self.seats, *self.districts, self.spec, slots.chunk_tally(),
-                       record_votes, record_seats)
+                       self.votes, self.seats, *self.districts, self.analysis, self.spec,
+                       slots.chunk_tally(), record_votes, record_seats)
         tally = slots.merged(int(np.sum(chunk_runs)), self.election.rules.majority)
         if record:
             return tally, record_votes, record_seats.astype(np.int32)
@@ -184,6 +199,7 @@ def simulate(
     chunk_size: int | None = None,
     progress: Callable[[int, int], None] | None = None,
     draws: str | Path | None = None,
+    analysis: bool = False,
 ) -> Result:
     """Simulate the election from its polls and return seat and majority probabilities.
 
@@ -192,14 +208,16 @@ def simulate(
     error of the headline probabilities is below it, or ``runs`` is reached. ``progress(done,
     total)`` is called after every wave. Ctrl-C (KeyboardInterrupt) stops between waves. With
     ``draws``, every run's shares and seats are streamed to that ``.npz`` file
-    (:mod:`simulator.draws_file`).
+    (:mod:`simulator.draws_file`). With ``analysis``, the simulated parliaments are analysed as
+    they stream (:mod:`simulator.analysis`: places, power indices, votes against seats, the last
+    seat).
     """
     runs = election.simulation.runs if runs is None else runs
     seed = election.simulation.seed if seed is None else seed
     check_options(runs, seed, threads, target_se)
     if seed is None:
         seed = fresh_seed()
-    engine = Engine(election, chunk_size)
+    engine = Engine(election, chunk_size, analysis)
     size = engine.chunk_size
     n_chunks = -(-runs // size)
     tally = engine.empty_tally()
@@ -232,7 +250,7 @@ def simulate(
             writer.abort()
         raise
     settings = run_settings(engine, tally.runs, seed, target_se)
-    return result_from_tally(election, tally, seed, settings, engine.vote_model)
+    return result_from_tally(election, tally, seed, settings, engine.vote_model, analysis)
 
 
 def run_settings(engine: Engine, runs: int, seed: int, target_se: float | None) -> dict:

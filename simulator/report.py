@@ -232,6 +232,64 @@ def result_markdown(result: Result) -> str:
     return "\n".join(lines)
 
 
+def analysis_rows(result: Result) -> list[tuple[str, ...]]:
+    """Per list with a chance of a seat: P(first by seats), P(second), P(first by votes), mean
+    Banzhaf and Shapley-Shubik indices, P(pivotal in a minimal winning coalition), and how often
+    its majority of votes and of seats part ways."""
+    n = result.runs
+    rows = []
+    for p in result.parties.values():
+        if p.mean_seats < 0.05 and p.p_first_by_votes == 0:
+            continue
+        second = p.p_rank[1] if len(p.p_rank) > 1 else 0.0
+        rows.append((p.name, format_probability(p.p_rank[0], n), format_probability(second, n),
+                     format_probability(p.p_first_by_votes, n), f"{p.banzhaf:.3f}",
+                     f"{p.shapley_shubik:.3f}", format_probability(p.p_pivotal, result.power_runs),
+                     format_probability(p.p_vote_majority_without_seat_majority, n),
+                     format_probability(p.p_seat_majority_without_vote_majority, n)))
+    return rows
+
+
+ANALYSIS_HEAD = ("Party", "P(first by seats)", "P(second)", "P(first by votes)", "Banzhaf",
+                 "Shapley-Shubik", "P(kingmaker)", "P(vote majority, no seat majority)",
+                 "P(seat majority, no vote majority)")
+
+
+def analysis_markdown(result: Result) -> list[str]:
+    """The report's "Places and power" section: the table of :func:`analysis_rows`, and the last
+    seat."""
+    lines = ["| " + " | ".join(ANALYSIS_HEAD) + " |", "|---|" + "---:|" * (len(ANALYSIS_HEAD) - 1)]
+    lines += ["| " + " | ".join(row) + " |" for row in analysis_rows(result)]
+    lines += ["", f"Power indices are averaged over the {result.power_runs:,} runs counted for them "
+                  "(one in 8), each computed exactly from the seats and the majority; kingmaker: "
+                  "pivotal in at least one minimal winning coalition. Votes are those of the lists "
+                  "that take part."]
+    if result.last_seat:
+        ls = result.last_seat
+        ids = {p.id: p.name for p in result.parties.values()}
+        won = sorted(ls["won"].items(), key=lambda x: -x[1])[:3]
+        lost = sorted(ls["lost"].items(), key=lambda x: -x[1])[:3]
+        lines += ["", f"The last seat was decided by {ls['margin_points_p50']:.2f} points of the vote "
+                      f"in the median run (90 % of runs between {ls['margin_points_p05']:.3f} and "
+                      f"{ls['margin_points_p95']:.2f}; under 0.1 point in "
+                      f"{format_probability(ls['p_margin_below_0_1_points'], ls['runs'])}). It went "
+                      "most often to " + ", ".join(f"{ids[k]} ({100 * v:.0f} %)" for k, v in won)
+                  + "; the list that came next was most often "
+                  + ", ".join(f"{ids[k]} ({100 * v:.0f} %)" for k, v in lost) + "."]
+    return lines
+
+
+def analysis_table(result: Result) -> Table:
+    """Terminal table of :func:`analysis_rows`."""
+    table = Table(title="Places and power", caption=analysis_markdown(result)[-1]
+                  if result.last_seat else None)
+    for k, col in enumerate(ANALYSIS_HEAD):
+        table.add_column(col, justify="left" if k == 0 else "right")
+    for row in analysis_rows(result):
+        table.add_row(*row)
+    return table
+
+
 def summary_line(result: Result) -> str:
     """One plain-language sentence about the most likely majority, a list's or a coalition's
     (of those the result carries: configured, and in reports discovered ones)."""
@@ -354,7 +412,7 @@ def make_report(election: Election, runs: int | None = None, seed: int | None = 
         use_threads(threads)
     search = candidate_coalitions(election, cutoff, seed)
     extended = with_candidates(election, search.candidates)
-    result = simulate(extended, runs=runs, seed=seed, progress=progress)
+    result = simulate(extended, runs=runs, seed=seed, progress=progress, analysis=True)
     # the config to re-run is the user's: its coalitions, not the candidates
     result.settings["config"]["coalition"] = [{"name": c.name, "members": list(c.members)}
                                               for c in election.coalitions]
@@ -412,6 +470,8 @@ def report_markdown(report: Report) -> str:
                      f"with a probability of at least {100 * report.cutoff:g} %.")
     if report.search_note:
         lines += ["", report.search_note]
+    if result.analysis:
+        lines += ["", "## Places and power", ""] + analysis_markdown(result)
     if result.districts:
         lines += ["", "## Seats by district", "",
                   "Mean seats, 90 % interval and P(at least one seat) of each list that wins seats "

@@ -43,6 +43,13 @@ class PartyResult:
     share_p05: float = float("nan")  # percent of valid votes: 5th, 50th, 95th percentiles
     share_p50: float = float("nan")
     share_p95: float = float("nan")
+    p_rank: tuple[float, ...] = ()  # P(place k by seats), k = 0 (first) .. lists - 1
+    p_first_by_votes: float = float("nan")
+    banzhaf: float = float("nan")  # mean normalised Banzhaf index over runs
+    shapley_shubik: float = float("nan")
+    p_pivotal: float = float("nan")  # P(pivotal in at least one minimal winning coalition)
+    p_vote_majority_without_seat_majority: float = float("nan")
+    p_seat_majority_without_vote_majority: float = float("nan")
 
     @property
     def share_mean(self) -> float:
@@ -66,6 +73,8 @@ class CoalitionResult:
     seats_p50: int
     seats_p95: int
     seat_probabilities: tuple[float, ...]
+    p_vote_majority_without_seat_majority: float = float("nan")
+    p_seat_majority_without_vote_majority: float = float("nan")
 
     def p_at_least(self, k: int) -> float:
         return 1.0 if k <= 0 else float(sum(self.seat_probabilities[k:]))
@@ -101,6 +110,9 @@ class Result:
     settings: dict = field(default_factory=dict)
     error_model: str = ""  # the vote model in one line (which layers, what scale)
     districts: dict[str, dict[str, DistrictPartyResult]] = field(default_factory=dict)
+    last_seat: dict | None = None  # one district: the last seat's margin and who wins and loses it
+    power_runs: int = 0  # runs the power indices were counted in (one in POWER_THIN)
+    analysis: bool = False  # the analysis of simulator.analysis was tallied
 
     def max_standard_error(self) -> float:
         """Largest standard error of the headline probabilities (majority, threshold, coalitions)."""
@@ -135,6 +147,14 @@ class Result:
                     "share_p05": p.share_p05,
                     "share_p50": p.share_p50,
                     "share_p95": p.share_p95,
+                    **({"p_rank": list(p.p_rank),
+                        "p_first_by_votes": p.p_first_by_votes,
+                        "banzhaf": p.banzhaf,
+                        "shapley_shubik": p.shapley_shubik,
+                        "p_pivotal": p.p_pivotal,
+                        "p_vote_majority_without_seat_majority": p.p_vote_majority_without_seat_majority,
+                        "p_seat_majority_without_vote_majority": p.p_seat_majority_without_vote_majority,
+                        } if self.analysis else {}),
                     "seat_probabilities": list(p.seat_probabilities),
                 }
                 for pid, p in self.parties.items()
@@ -148,10 +168,14 @@ class Result:
                     "seats_p05": c.seats_p05,
                     "seats_p50": c.seats_p50,
                     "seats_p95": c.seats_p95,
+                    **({"p_vote_majority_without_seat_majority": c.p_vote_majority_without_seat_majority,
+                        "p_seat_majority_without_vote_majority": c.p_seat_majority_without_vote_majority,
+                        } if self.analysis else {}),
                     "seat_probabilities": list(c.seat_probabilities),
                 }
                 for name, c in self.coalitions.items()
             },
+            **({"last_seat": self.last_seat, "power_runs": self.power_runs} if self.analysis else {}),
             **({"districts": {
                 did: {pid: {"mean_seats": x.mean_seats, "seats_p05": x.seats_p05,
                             "seats_p95": x.seats_p95, "p_seat": x.p_seat}
@@ -168,9 +192,14 @@ def _distribution_stats(counts: np.ndarray, runs: int) -> tuple[np.ndarray, floa
 
 
 def result_from_tally(election: Election, tally: Tally, seed: int, settings: dict | None = None,
-                      vote_model=None) -> Result:
+                      vote_model=None, analysis: bool = False) -> Result:
     """Turn counts into probabilities with standard errors (``vote_model`` names the error model)."""
+    from .analysis import MARGIN_STEP, POWER_UNIT
+
     n = tally.runs
+    n_lists = len(election.parties)
+    power_runs = max(int(tally.power_runs[0]), 1)
+    nan = float("nan")
     parties = {}
     for i, party in enumerate(election.parties):
         probs, mean, p05, p50, p95 = _distribution_stats(tally.seat_counts[i], n)
@@ -185,6 +214,14 @@ def result_from_tally(election: Election, tally: Tally, seed: int, settings: dic
             share_p05=float(100.0 * share_quantile(tally.share_hist[i], 0.05)),
             share_p50=float(100.0 * share_quantile(tally.share_hist[i], 0.50)),
             share_p95=float(100.0 * share_quantile(tally.share_hist[i], 0.95)),
+            **({} if not analysis else dict(
+                p_rank=tuple(float(x) for x in tally.rank[i] / n),
+                p_first_by_votes=float(tally.first_by_votes[i] / n),
+                banzhaf=float(tally.banzhaf[i] * POWER_UNIT / power_runs),
+                shapley_shubik=float(tally.shapley[i] * POWER_UNIT / power_runs),
+                p_pivotal=float(tally.pivotal[i] / power_runs),
+                p_vote_majority_without_seat_majority=float(tally.vote_not_seat[i] / n),
+                p_seat_majority_without_vote_majority=float(tally.seat_not_vote[i] / n))),
         )
     coalitions = {}
     for k, coalition in enumerate(election.coalitions):
@@ -194,6 +231,10 @@ def result_from_tally(election: Election, tally: Tally, seed: int, settings: dic
             name=coalition.name, members=coalition.members, p_majority=float(pm),
             p_majority_se=standard_error(pm, n), mean_seats=mean, seats_p05=p05, seats_p50=p50,
             seats_p95=p95, seat_probabilities=tuple(float(x) for x in probs),
+            p_vote_majority_without_seat_majority=float(tally.vote_not_seat[n_lists + k] / n)
+            if analysis else nan,
+            p_seat_majority_without_vote_majority=float(tally.seat_not_vote[n_lists + k] / n)
+            if analysis else nan,
         )
     districts = {}
     if tally.has_districts:
@@ -208,9 +249,25 @@ def result_from_tally(election: Election, tally: Tally, seed: int, settings: dic
                     seats_p05=quantile(probs, 0.05, thinned), seats_p95=quantile(probs, 0.95, thinned),
                     p_seat=float(tally.district_any[k, i] / n),
                 )
+    last_seat = None
+    decided = int(tally.margin_hist.sum())
+    if analysis and not election.districts and decided:
+        probs = tally.margin_hist / decided
+        last_seat = {
+            "runs": decided,
+            "margin_points_p05": quantile(probs, 0.05) * MARGIN_STEP,
+            "margin_points_p50": quantile(probs, 0.5) * MARGIN_STEP,
+            "margin_points_p95": quantile(probs, 0.95) * MARGIN_STEP,
+            "p_margin_below_0_1_points": float(tally.margin_hist[: int(round(0.1 / MARGIN_STEP))].sum()
+                                               / decided),
+            "margin_step_points": MARGIN_STEP,
+            "won": {p.id: float(tally.last_won[i] / decided) for i, p in enumerate(election.parties)},
+            "lost": {p.id: float(tally.last_lost[i] / decided) for i, p in enumerate(election.parties)},
+        }
     return Result(
         election=election.name, runs=n, seed=seed, seats=election.rules.seats,
         majority=election.rules.majority, parties=parties, coalitions=coalitions,
         settings=settings or {}, error_model=vote_model.describe() if vote_model else "",
-        districts=districts,
+        districts=districts, last_seat=last_seat, power_runs=int(tally.power_runs[0]),
+        analysis=analysis,
     )

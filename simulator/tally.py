@@ -15,6 +15,8 @@ from dataclasses import dataclass, fields
 import numba as nb
 import numpy as np
 
+from .analysis import MARGIN_BINS
+
 # Shares are summed as integers of this unit, so that merges are exact. A share is at most 1, i.e.
 # 2**24 units, so an int64 sum has room for 2**39 (5.5e11) runs; rounding each run's share to the
 # unit moves a mean share by less than 3e-8.
@@ -48,6 +50,21 @@ class Tally:
     district_seats: np.ndarray = None
     district_any: np.ndarray = None
     district_hist: np.ndarray = None
+    # analysis (simulator.analysis): places by seats (lists x lists), first by votes, power index
+    # sums (POWER_UNITs), pivots, the runs power was counted in (and approximated), majorities of
+    # votes without seats and the reverse (lists, then coalitions), the last seat
+    rank: np.ndarray = None
+    first_by_votes: np.ndarray = None
+    banzhaf: np.ndarray = None
+    shapley: np.ndarray = None
+    pivotal: np.ndarray = None
+    power_runs: np.ndarray = None
+    power_approximate: np.ndarray = None
+    vote_not_seat: np.ndarray = None
+    seat_not_vote: np.ndarray = None
+    last_won: np.ndarray = None
+    last_lost: np.ndarray = None
+    margin_hist: np.ndarray = None
 
     @property
     def share_sum(self) -> np.ndarray:
@@ -69,7 +86,11 @@ class Tally:
                    coalition_majority=z(coalitions), coalition_seat_counts=z(coalitions, seats + 1),
                    share_units=z(lists), share_hist=z(lists, SHARE_BINS + 1),
                    district_seats=z(districts, lists), district_any=z(districts, lists),
-                   district_hist=z(districts, lists, magnitude + 1 if districts else 0))
+                   district_hist=z(districts, lists, magnitude + 1 if districts else 0),
+                   rank=z(lists, lists), first_by_votes=z(lists), banzhaf=z(lists), shapley=z(lists),
+                   pivotal=z(lists), power_runs=z(1), power_approximate=z(1),
+                   vote_not_seat=z(lists + coalitions), seat_not_vote=z(lists + coalitions),
+                   last_won=z(lists), last_lost=z(lists), margin_hist=z(MARGIN_BINS + 1))
 
     def chunk_tally(self) -> ChunkTally:
         """The arrays as the compiled tally stage takes them."""
@@ -134,6 +155,8 @@ TallySpec = namedtuple("TallySpec", (
 ChunkTally = namedtuple("ChunkTally", (
     "seat_counts", "majority", "threshold", "coalition_majority", "coalition_seat_counts",
     "share_units", "share_hist", "district_seats", "district_any", "district_hist",  # as in Tally
+    "rank", "first_by_votes", "banzhaf", "shapley", "pivotal", "power_runs", "power_approximate",
+    "vote_not_seat", "seat_not_vote", "last_won", "last_lost", "margin_hist",
     "cs",  # (BLOCK,) scratch
     "bins",  # (lists x BLOCK) int32 scratch: each run's share bin
 ))

@@ -214,7 +214,7 @@ def test_report_json_reruns_to_the_same_numbers(write_config, tmp_path):
     out = tmp_path / "rep"
     assert runner.invoke(app, ["report", str(cfg), "--runs", "4000", "--out", str(out), "-f", "json"]).exit_code == 0
     rerun = tmp_path / "rerun.json"
-    result = runner.invoke(app, ["simulate", str(out / "report.json"), "--json", str(rerun)])
+    result = runner.invoke(app, ["simulate", str(out / "report.json"), "--json", str(rerun), "--analysis"])
     assert result.exit_code == 0, result.output
     a, b = json.loads((out / "report.json").read_text()), json.loads(rerun.read_text())
     assert a["runs"] == b["runs"] == 4000 and a["seed"] == b["seed"]
