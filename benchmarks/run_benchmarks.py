@@ -13,7 +13,8 @@ import json
 from pathlib import Path
 
 from simulator.bench import (
-    bench_error_model, bench_kernel, bench_pipeline, bench_scaling, machine_info, plot_scaling,
+    bench_analysis, bench_error_model, bench_kernel, bench_pipeline, bench_scaling, bench_sweep,
+    machine_info, paired_precision, plot_scaling, sweep_variants,
 )
 from simulator.config import load_config
 
@@ -38,6 +39,14 @@ def main() -> None:
     print(json.dumps(doc["pipeline"], indent=2))
     doc["error_model"] = bench_error_model(belgrade, runs=args.pipeline_runs // 2)
     print(json.dumps(doc["error_model"], indent=2))
+    # scenarios on shared draws (baseline + 4 rule variants) against one simulate, the analysis
+    # and its power indices against a plain run, and what pairing gains in precision
+    doc["sweep"] = bench_sweep(belgrade, runs=args.pipeline_runs // 5)
+    print(json.dumps(doc["sweep"], indent=2))
+    doc["analysis"] = bench_analysis(belgrade, runs=args.pipeline_runs // 5)
+    print(json.dumps(doc["analysis"], indent=2))
+    doc["paired"] = paired_precision(belgrade, sweep_variants(belgrade)[0], runs=100_000, repeats=40)
+    print(json.dumps(doc["paired"], indent=2))
     # a Poland-sized forecast: 41 districts, 460 seats, 7 lists, swing from the 2015 districts
     poland = load_config(ROOT / "configs" / "poland-2019.toml")
     doc["districts"] = bench_pipeline(poland, runs=args.pipeline_runs // 5, memory_runs=None)

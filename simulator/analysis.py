@@ -47,6 +47,7 @@ AnalysisSpec = namedtuple("AnalysisSpec", (
     "majority", "method", "seats", "thresholds", "base", "minority", "exempt", "cnum", "cden",
     "coalition_members",  # (coalitions x lists) bool
     "last_seat",  # bool: one district (the last seat is defined)
+    "power",  # bool: the power indices too (off only to time them: electsim bench --sweep)
 ))
 
 
@@ -234,7 +235,7 @@ def analysis_block(src, sb, nr, spec, a, scratch):
                    a.last_lost, a.margin_hist)
     power_counts = np.zeros(2, np.int64)
     banzhaf, shapley, pivotal = a.banzhaf, a.shapley, a.pivotal
-    for r in range(0, nr, POWER_THIN):
+    for r in range(0, nr if spec.power else 0, POWER_THIN):
         _power_run(sb, r, spec.majority, banzhaf, shapley, pivotal, power_counts, order, vals,
                    b_out, s_out, p_out, masks)
     a.power_runs[0] += power_counts[0]

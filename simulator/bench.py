@@ -352,6 +352,126 @@ def bench_error_model(election, runs: int = 2_000_000, rounds: int = 5,
     }
 
 
+def sweep_variants(election) -> list:
+    """Four rule variants for timing a sweep (:mod:`simulator.scenarios`): the threshold 2 points
+    higher, Sainte-Laguë (D'Hondt if it is that already), 10 more seats, and the minority rules
+    off (Hare-Niemeyer if the election has none)."""
+    from .config import Scenario
+
+    rules = election.rules
+    other = "dhondt" if rules.method == "sainte-lague" else "sainte-lague"
+    fourth = ({"minority_exempt": False, "minority_coefficient": 1.0}
+              if any(p.minority for p in election.parties) else {"method": "hare-niemeyer"})
+    out = [Scenario("threshold + 2", {"election": {"threshold": rules.threshold + 2.0}}),
+           Scenario(other, {"election": {"method": other}}),
+           Scenario("no minority rules" if "minority_exempt" in fourth else "hare-niemeyer",
+                    {"election": fourth})]
+    if election.districts:  # 10 more seats: in the first district
+        d = election.districts[0]
+        out.append(Scenario("10 more seats", {"district": {d.id: {"seats": d.seats + 10}}}))
+    else:
+        out.append(Scenario("10 more seats", {"election": {"seats": rules.seats + 10}}))
+    return out
+
+
+def bench_sweep(election, runs: int = 2_000_000, rounds: int = 5, threads: int | None = None) -> dict:
+    """A sweep of the baseline and the four rule variants of :func:`sweep_variants` on shared
+    draws against one :func:`~simulator.engine.simulate` of the same runs, timed in alternating
+    rounds; the median of the rounds' time ratios (target: at most 2.5)."""
+    from .scenarios import sweep
+
+    threads = use_threads(threads)
+    variants = sweep_variants(election)
+    simulate(election, runs=10_000, seed=0, threads=threads)
+    sweep(election, variants, runs=10_000, seed=0)
+    plain, swept = [], []
+    for _ in range(rounds):
+        plain += _time(lambda: simulate(election, runs=runs, seed=1, threads=threads), 1)
+        swept += _time(lambda: sweep(election, variants, runs=runs, seed=1), 1)
+    return {"election": election.name, "threads": threads, "runs_timed": runs, "rounds": rounds,
+            "variants": [v.name for v in variants],
+            "simulate_runs_per_s": statistics.median([runs / t for t in plain]),
+            "sweep_runs_per_s": statistics.median([runs / t for t in swept]),
+            "ratio": statistics.median([b / a for a, b in zip(plain, swept)])}
+
+
+def _engine_seconds(engine, runs: int, seed: int = 1) -> float:
+    """Seconds to simulate ``runs`` runs through an :class:`~simulator.engine.Engine` as
+    :func:`~simulator.engine.simulate` does (waves of chunks), without building the result."""
+    from .engine import WAVE_CHUNKS
+
+    size = engine.chunk_size
+    n_chunks = -(-runs // size)
+    t0 = time.perf_counter()
+    for first in range(0, n_chunks, WAVE_CHUNKS):
+        last = min(n_chunks, first + WAVE_CHUNKS)
+        chunk_runs = np.full(last - first, size, np.int64)
+        if last == n_chunks:
+            chunk_runs[-1] = runs - size * (n_chunks - 1)
+        engine.run_chunks(seed, first, chunk_runs)
+    return time.perf_counter() - t0
+
+
+def bench_analysis(election, runs: int = 2_000_000, rounds: int = 5, threads: int | None = None) -> dict:
+    """The cost of analysing the simulated parliaments (:mod:`simulator.analysis`): the engine
+    without analysis, with it but without the power indices, and with everything, in alternating
+    rounds. ``power_added`` is the power indices' time over the plain run's (target: at most
+    0.3), ``analysis_ratio`` the whole analysis's time ratio."""
+    from .engine import Engine
+
+    threads = use_threads(threads)
+    engines = {"plain": Engine(election), "analysis without power": Engine(election, analysis=True, power=False),
+               "analysis": Engine(election, analysis=True)}
+    for e in engines.values():
+        _engine_seconds(e, 10_000)
+    seconds = {name: [] for name in engines}
+    for _ in range(rounds):
+        for name, e in engines.items():
+            seconds[name].append(_engine_seconds(e, runs))
+    plain = seconds["plain"]
+    return {
+        "election": election.name, "threads": threads, "runs_timed": runs, "rounds": rounds,
+        "runs_per_s": {name: statistics.median([runs / t for t in secs]) for name, secs in seconds.items()},
+        "power_added": statistics.median([(a - b) / p for a, b, p in zip(
+            seconds["analysis"], seconds["analysis without power"], plain)]),
+        "analysis_ratio": statistics.median([a / p for a, p in zip(seconds["analysis"], plain)]),
+    }
+
+
+def paired_precision(election, scenario, party: str | None = None, runs: int = 100_000,
+                     repeats: int = 20, seed: int = 1) -> dict:
+    """How much common random numbers gain: the difference a scenario makes to a list's mean
+    seats and P(majority), estimated ``repeats`` times by a sweep (paired, same draws) and by two
+    independent simulations of ``runs`` runs each (the baseline, and the scenario's election with
+    other seeds). Reports the spread (sd) of each estimator over the repeats, the paired standard
+    error the sweep reports, and their ratios. ``party``: the list with most seats by default."""
+    from .scenarios import sweep, variant_of
+
+    variant = variant_of(election, scenario)
+    paired = {"mean_seats": [], "p_majority": []}
+    reported = {"mean_seats": [], "p_majority": []}
+    independent = {"mean_seats": [], "p_majority": []}
+    for k in range(repeats):
+        sw = sweep(election, [scenario], runs=runs, seed=seed + k)
+        if party is None:
+            party = max(sw.baseline.parties.values(), key=lambda p: p.mean_seats).id
+        d = sw.differences[scenario.name]["parties"][party]
+        a = simulate(election, runs=runs, seed=seed + 1000 + 2 * k).parties[party]
+        b = simulate(variant.election, runs=runs, seed=seed + 1001 + 2 * k).parties[party]
+        for key in paired:
+            paired[key].append(d[key])
+            reported[key].append(d[f"{key}_se"])
+            independent[key].append(getattr(b, key) - getattr(a, key))
+    out = {"election": election.name, "scenario": scenario.name, "party": party, "runs": runs,
+           "repeats": repeats}
+    for key in paired:
+        sd_p, sd_i = statistics.stdev(paired[key]), statistics.stdev(independent[key])
+        out[key] = {"difference": statistics.mean(paired[key]), "paired_sd": sd_p,
+                    "paired_se_reported": statistics.mean(reported[key]), "independent_sd": sd_i,
+                    "independent_over_paired": sd_i / sd_p if sd_p > 0 else float("inf")}
+    return out
+
+
 def bench_scaling(runs_grid=(10_000, 100_000, 1_000_000), lists_grid=(2, 5, 14, 50, 200),
                   seats_grid=(10, 110, 250, 1000), thread_grid=None, runs: int = 200_000,
                   method: str = "dhondt") -> dict:

@@ -131,6 +131,38 @@ def district_seats(election: Election, result: Result, fmt: str = "png") -> byte
     return _render(fig, fmt)
 
 
+def scenario_differences(sweep, election: Election, fmt: str = "png") -> bytes:
+    """Each scenario against the baseline: the difference in mean seats of every list and
+    coalition worth showing (left) and in P(majority) (right), with 95 % error bars from the
+    paired standard errors; one row of points per list, one colour per scenario."""
+    from .report import scenario_rows_shown
+
+    rows = scenario_rows_shown(sweep)
+    names = list(dict.fromkeys(r["scenario"] for r in rows))
+    labels = list(dict.fromkeys(r["name"] for r in rows))
+    fig, axes = plt.subplots(1, 2, figsize=(11, 0.42 * len(labels) * max(1, len(names)) ** 0.5 + 2.0),
+                             sharey=True, constrained_layout=True)
+    step = 0.8 / max(1, len(names))
+    for k, name in enumerate(names):
+        mine = [r for r in rows if r["scenario"] == name]
+        y = [labels.index(r["name"]) + 0.4 - step * (k + 0.5) for r in mine]
+        color = DEFAULT_COLORS[k % len(DEFAULT_COLORS)]
+        for ax, key, scale in ((axes[0], "mean_seats", 1.0), (axes[1], "p_majority", 100.0)):
+            ax.errorbar([scale * r[f"{key}_difference"] for r in mine], y,
+                        xerr=[1.96 * scale * r[f"{key}_se"] for r in mine], fmt="o", ms=4,
+                        color=color, ecolor=color, capsize=3, lw=1, label=name if ax is axes[0] else None)
+    for ax, title in ((axes[0], "difference in mean seats"), (axes[1], "difference in P(majority), points")):
+        ax.axvline(0, color="black", lw=0.8)
+        ax.set_xlabel(title)
+        ax.grid(axis="x", lw=0.3)
+    axes[0].set_yticks(range(len(labels)), labels)
+    axes[0].invert_yaxis()
+    axes[0].legend(fontsize=8, loc="best")
+    fig.suptitle(f"{sweep.baseline.election}: scenarios against the baseline (bars: 95 %, paired)",
+                 fontsize=11)
+    return _render(fig, fmt)
+
+
 def calibration_chart(calibration, fmt: str = "png") -> bytes:
     """PIT histograms of each model (flat = calibrated) and interval coverage against nominal."""
     summaries = list(calibration.summaries.values())

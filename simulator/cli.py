@@ -176,6 +176,50 @@ def simulate(
 
 @app.command()
 @_friendly
+def sweep(
+    config: Path = typer.Argument(..., help="Election config (TOML) with \\[\\[poll]] tables; its \\[\\[scenario]] tables are the scenarios."),
+    settings: list[str] = typer.Option([], "--set", help="KEY=V1,V2,...: a scenario per value (e.g. election.threshold=3,4,5; party.ru.minority=false; election.method=sainte-lague; district.<id>.seats=10,12); several --set make a grid of every combination."),
+    runs: Optional[str] = typer.Option(None, "--runs", "-n", help="Simulated elections, e.g. 1000000 or 1e6 (default: \\[simulation] runs)."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Random seed (default: \\[simulation] seed, else fresh)."),
+    threads: Optional[int] = typer.Option(None, "--threads", help="Worker threads (default: all cores). Results do not depend on it."),
+    json_path: Optional[Path] = typer.Option(None, "--json", help="Write the baseline, every scenario and the paired differences as JSON here."),
+    csv_path: Optional[Path] = typer.Option(None, "--csv", help="Write one row per scenario and list or coalition as CSV here."),
+) -> None:
+    """What-if scenarios on common random numbers: the baseline and every scenario (rules changed,
+    lists merged) allocated on the same simulated votes, with the differences' paired standard errors."""
+    from .engine import check_options
+    from .report import check_writable, result_table, sweep_csv, sweep_table, write_atomic
+    from .scenarios import grid_scenarios, variants_of
+    from .scenarios import sweep as run_sweep
+
+    n_runs = _count(runs, "--runs")
+    check_options(n_runs, seed, threads)
+    extra = grid_scenarios(settings)
+    election = _load(config)
+    if not election.scenarios and not extra:
+        raise InputError(f"{config}: no scenarios: add [[scenario]] tables to the config or give "
+                         "--set KEY=V1,V2,...")
+    variants_of(election, extra)  # every scenario checked before anything runs
+    for path in (json_path, csv_path):
+        if path:
+            check_writable(path)
+    total = n_runs if n_runs is not None else election.simulation.runs
+    check_options(total)
+    _compile_note()
+    with _progress_bar(total) as update:
+        result = run_sweep(election, extra, runs=n_runs, seed=seed, threads=threads, progress=update)
+    console.print(result_table(result.baseline))
+    console.print(sweep_table(result))
+    if json_path:
+        write_atomic(json_path, json.dumps(result.to_json(), indent=2) + "\n")
+        err_console.print(f"wrote {json_path}", markup=False)
+    if csv_path:
+        write_atomic(csv_path, sweep_csv(result))
+        err_console.print(f"wrote {csv_path}", markup=False)
+
+
+@app.command()
+@_friendly
 def compile() -> None:  # noqa: A001 (the command's name)
     """Compile the simulation kernels into numba's cache now (the first simulation does it otherwise, once)."""
     from .config import parse_config
@@ -204,14 +248,15 @@ def bench(
         help="Timed rounds of the kernel and the seat-by-seat loop, taken in turns; medians are "
              "reported, and the kernel's speed-up is the median of the rounds' ratios."),
     pipeline: Optional[Path] = typer.Option(None, "--pipeline", help="Also time the whole pipeline (draw + allocate + tally) on this config against a numpy pipeline, and under three vote models: as configured, polling_error = 0, and the sampling model before the error layers."),
+    sweep_bench: bool = typer.Option(False, "--sweep", help="With --pipeline: also time a sweep of four rule variants against one simulate (target: at most 2.5x), the analysis and its power indices against a plain run, and measure the paired standard error of a 2-point higher threshold against two independent runs'."),
     scaling: bool = typer.Option(False, "--scaling", help="Also sweep runs, lists, seats and threads."),
     json_path: Optional[Path] = typer.Option(None, "--json", help="Write machine-readable results here."),
     plot_path: Optional[Path] = typer.Option(None, "--plot", help="Write the scaling chart (PNG) here; implies --scaling."),
 ) -> None:
     """Benchmark the allocation kernel against baselines (and optionally the whole pipeline)."""
     from .bench import (
-        PRESETS, bench_error_model, bench_kernel, bench_pipeline, bench_scaling, machine_info,
-        plot_scaling,
+        PRESETS, bench_analysis, bench_error_model, bench_kernel, bench_pipeline, bench_scaling,
+        bench_sweep, machine_info, paired_precision, plot_scaling, sweep_variants,
     )
     from .config import METHODS, load_config
     from .engine import use_threads
@@ -223,6 +268,8 @@ def bench(
         raise InputError(f"unknown preset {preset!r}; expected one of {', '.join(PRESETS)}")
     if (lists is None) != (seats is None):
         raise InputError("--lists and --seats go together")
+    if sweep_bench and pipeline is None:
+        raise InputError("--sweep needs --pipeline CONFIG (the election to sweep)")
     if method not in METHODS:
         raise InputError(f"unknown method {method!r}; expected one of {', '.join(METHODS)}")
     runs = _count(runs, "--runs")
@@ -252,6 +299,24 @@ def bench(
         for name, row in doc["error_model"]["variants"].items():
             console.print(f"vote model  {name}: {row['runs_per_s']:,.0f} simulated elections/s "
                           f"({row['ratio_to_before']:.2f}x the sampling model before the error layers)")
+    if sweep_bench:
+        doc["sweep"] = bench_sweep(election, threads=threads)
+        row = doc["sweep"]
+        console.print(f"sweep  baseline + {len(row['variants'])} rule variants on shared draws: "
+                      f"{row['sweep_runs_per_s']:,.0f} runs/s, {row['ratio']:.2f}x the time of one "
+                      f"simulate ({row['simulate_runs_per_s']:,.0f} runs/s)")
+        doc["analysis"] = bench_analysis(election, threads=threads)
+        row = doc["analysis"]
+        console.print(f"analysis  power indices add {100 * row['power_added']:.0f} % to a plain run; "
+                      f"the whole analysis takes {row['analysis_ratio']:.2f}x its time")
+        doc["paired"] = paired_precision(election, sweep_variants(election)[0])
+        row = doc["paired"]
+        for key in ("mean_seats", "p_majority"):
+            x = row[key]
+            console.print(f"paired  {row['scenario']}, {row['party']} {key}: difference "
+                          f"{x['difference']:+.4g}, sd paired {x['paired_sd']:.3g} (reported s.e. "
+                          f"{x['paired_se_reported']:.3g}), two independent runs {x['independent_sd']:.3g}: "
+                          f"{x['independent_over_paired']:.1f}x")
     if scaling or plot_path:
         doc["scaling"] = bench_scaling(method=method)
         for key in ("runs", "lists", "seats", "threads"):

@@ -176,6 +176,16 @@ class Simulation:
 
 
 @dataclass(frozen=True)
+class Scenario:
+    """A variant of the rules, evaluated on the same draws (``[[scenario]]``; see
+    :mod:`simulator.scenarios`): overrides of ``election``, ``party.<id>``, ``district.<id>``
+    keys, and ``merge`` (a new list id -> the lists whose votes it sums)."""
+
+    name: str
+    overrides: dict = field(default_factory=dict, compare=False)
+
+
+@dataclass(frozen=True)
 class Coalition:
     name: str
     members: tuple[str, ...]
@@ -199,6 +209,7 @@ class Election:
     warnings: tuple[str, ...] = ()  # likely mistakes, for the CLI to print (see _likely_mistakes)
     districts: tuple[District, ...] = ()  # none: one national district
     baseline: Baseline | None = None
+    scenarios: tuple[Scenario, ...] = ()
 
     @property
     def district_ids(self) -> tuple[str, ...]:
@@ -245,6 +256,11 @@ def _config_from_report(path: Path, text: str) -> dict:
     except (ValueError, KeyError, TypeError):
         raise ConfigError(path, "settings.config", "a JSON config must be a report.json or "
                           "simulate --json file with its settings") from None
+    return dates_back(data, path)
+
+
+def dates_back(data: dict, path) -> dict:
+    """A config document's ISO date strings (:func:`config_document`) turned back into dates."""
 
     def to_date(table: dict, key: str) -> None:
         if isinstance(table.get(key), str):
@@ -292,6 +308,8 @@ def config_document(election: Election) -> dict:
     if election.past_results:
         doc["past_result"] = [{"date": p.date.isoformat(), "shares": dict(p.given or p.shares)}
                               for p in election.past_results]
+    if election.scenarios:
+        doc["scenario"] = [{"name": sc.name, **sc.overrides} for sc in election.scenarios]
     here = Path(election.path).parent  # files named as the config names them, made absolute
     if election.districts:
         doc["district"] = [{k: v for k, v in dataclasses.asdict(d).items() if v is not None}
@@ -317,7 +335,7 @@ def parse_config(data: dict[str, Any], path: str | Path = "<config>") -> Electio
     """Check an already-parsed TOML document (a dict) and build an Election."""
     c = _Checker(path)
     c.no_unknown(data, "", {"election", "party", "result", "poll", "past_result", "model", "simulation",
-                            "coalition", "district", "baseline"})
+                            "coalition", "district", "baseline", "scenario"})
     el = c.table(data, "election", required=True)
     c.no_unknown(
         el,
@@ -360,6 +378,7 @@ def parse_config(data: dict[str, Any], path: str | Path = "<config>") -> Electio
     simulation = _parse_simulation(c, data)
     coalitions = _parse_coalitions(c, data, ids)
     warnings = _likely_mistakes(path, rules, parties, model, data)
+    scenarios = _parse_scenarios(c, data)
     return Election(
         path=str(path),
         name=name,
@@ -375,6 +394,7 @@ def parse_config(data: dict[str, Any], path: str | Path = "<config>") -> Electio
         warnings=tuple(warnings),
         districts=tuple(districts),
         baseline=baseline,
+        scenarios=tuple(scenarios),
     )
 
 
@@ -429,6 +449,34 @@ def _parse_parties(c: _Checker, data: dict) -> list[Party]:
             )
         )
     return parties
+
+
+SCENARIO_KEYS = {"name", "election", "party", "district", "merge"}
+VOTE_MODEL_KEYS = {"model", "poll", "past_result", "result", "baseline", "simulation", "coalition"}
+
+
+def _parse_scenarios(c: _Checker, data: dict) -> list[Scenario]:
+    """The ``[[scenario]]`` tables, checked for form; their overrides are checked when the
+    scenario is built (:func:`simulator.scenarios.scenario_election`)."""
+    rows = c.array_of_tables(data, "scenario", required=False) or []
+    out = []
+    names = set()
+    for i, row in enumerate(rows):
+        key = f"scenario {i + 1}" + (f" ({row['name']})" if isinstance(row.get("name"), str) else "")
+        for k in row:
+            if k in VOTE_MODEL_KEYS:
+                c.fail(f"{key}.{k}", "a scenario changes the rules only, on the same draws; a "
+                       "change of the vote model or the polls is a separate forecast", None)
+        c.no_unknown(row, key, SCENARIO_KEYS)
+        name = c.string(row, f"{key}.name", required=True)
+        if name in names or name == "baseline":
+            c.fail(f"{key}.name", "duplicate scenario name (or the reserved 'baseline')", name)
+        names.add(name)
+        for k in ("election", "party", "district", "merge"):
+            if k in row and not isinstance(row[k], dict):
+                c.fail(f"{key}.{k}", "must be a table", row[k])
+        out.append(Scenario(name=name, overrides={k: v for k, v in row.items() if k != "name"}))
+    return out
 
 
 def _parse_districts(c: _Checker, data: dict, rules: Rules) -> list[District]:

@@ -139,7 +139,8 @@ def threshold_base(election: Election) -> float:
 class Engine:
     """A compiled simulation set up for one election; call :meth:`run_chunks` repeatedly."""
 
-    def __init__(self, election: Election, chunk_size: int | None = None, analysis: bool = False):
+    def __init__(self, election: Election, chunk_size: int | None = None, analysis: bool = False,
+                 power: bool = True):
         self.election = election
         self.vote_model: VoteModel = build_vote_model(election)
         self.rules = kernel_rules(election.rules, election.parties)
@@ -160,7 +161,7 @@ class Engine:
             enabled=bool(analysis), majority=int(election.rules.majority), method=kr.method, seats=kr.seats,
             thresholds=kr.thresholds, base=self.base, minority=kr.minority, exempt=kr.exempt,
             cnum=kr.cnum, cden=kr.cden, coalition_members=members,
-            last_seat=not election.districts)
+            last_seat=not election.districts, power=bool(power))
         self.magnitude = max((d.seats for d in election.districts), default=0)
 
     def empty_tally(self, slots: int | None = None) -> Tally:

@@ -290,6 +290,95 @@ def analysis_table(result: Result) -> Table:
     return table
 
 
+def format_difference(d: float, se: float, scale: float = 1.0, digits: int = 2) -> str:
+    """A paired difference and its standard error: "+0.71 ± 0.003" (``scale`` 100 for points)."""
+    x = scale * d
+    e = scale * se
+    if e == 0.0 and x == 0.0:
+        return "0"
+    return f"{x:+.{digits}f} ± {_sig(e) if 0 < e < 0.01 else f'{e:.{digits}f}'}"
+
+
+def scenario_rows_shown(sweep, min_seats: float = 0.5) -> list[dict]:
+    """The rows of :meth:`~simulator.scenarios.SweepResult.rows` worth a table: lists with half a
+    seat on average under the scenario or the baseline, and every coalition."""
+    return [r for r in sweep.rows()
+            if r["kind"] == "coalition" or max(r["mean_seats"], r["mean_seats_baseline"]) >= min_seats
+            or r["p_majority"] > 0 or r["p_majority_baseline"] > 0]
+
+
+SCENARIO_HEAD = ("Scenario", "List or coalition", "Mean seats (baseline)", "Mean seats",
+                 "Difference ± s.e.", "P(majority) (baseline)", "P(majority)",
+                 "Difference (points) ± s.e.")
+
+
+def _scenario_cells(r: dict, runs: int) -> tuple[str, ...]:
+    return (r["scenario"], r["name"], f"{r['mean_seats_baseline']:.2f}", f"{r['mean_seats']:.2f}",
+            format_difference(r["mean_seats_difference"], r["mean_seats_se"]),
+            format_probability(r["p_majority_baseline"], runs), format_probability(r["p_majority"], runs),
+            format_difference(r["p_majority_difference"], r["p_majority_se"], 100.0))
+
+
+SCENARIO_NOTE = ("Every scenario is allocated on the same simulated votes as the baseline; a "
+                 "difference is the mean of the run-by-run differences and ± its paired standard "
+                 "error. A merged list is compared with its members together at the baseline.")
+
+
+def sweep_table(sweep) -> Table:
+    """Terminal table of every scenario against the baseline (:func:`scenario_rows_shown`)."""
+    runs = sweep.baseline.runs
+    table = Table(title=f"{sweep.baseline.election}: scenarios on {runs:,} shared simulated elections "
+                        f"(seed {sweep.baseline.seed})", caption=SCENARIO_NOTE)
+    for k, col in enumerate(SCENARIO_HEAD):
+        table.add_column(col, justify="left" if k < 2 else "right")
+    last = None
+    for r in scenario_rows_shown(sweep):
+        if last is not None and r["scenario"] != last:
+            table.add_section()
+        last = r["scenario"]
+        table.add_row(*_scenario_cells(r, runs))
+    return table
+
+
+def sweep_markdown(sweep) -> list[str]:
+    """The "Scenarios" section of a report (its lines): the rules each scenario changes, and the
+    table of :func:`sweep_table`."""
+    runs = sweep.baseline.runs
+    lines = [SCENARIO_NOTE, ""]
+    for name, rules in sweep.overrides.items():
+        lines.append(f"- **{name}**: {_rules_text(rules)}")
+    lines += ["", "| " + " | ".join(SCENARIO_HEAD) + " |", "|---|---|" + "---:|" * (len(SCENARIO_HEAD) - 2)]
+    lines += ["| " + " | ".join(_scenario_cells(r, runs)) + " |" for r in scenario_rows_shown(sweep)]
+    return lines
+
+
+def _rules_text(rules: dict, prefix: str = "") -> str:
+    parts = []
+    for key, value in rules.items():
+        if key == "merge" and isinstance(value, dict):
+            parts += [f"{' + '.join(members)} run as one list ({new})" for new, members in value.items()]
+        elif isinstance(value, dict):
+            parts.append(_rules_text(value, f"{prefix}{key}."))
+        else:
+            parts.append(f"{prefix}{key} = {value}")
+    return "; ".join(parts) or "the baseline's rules"
+
+
+SCENARIO_COLUMNS = ("scenario", "kind", "id", "name", "mean_seats_baseline", "mean_seats",
+                    "mean_seats_difference", "mean_seats_se", "p_majority_baseline", "p_majority",
+                    "p_majority_difference", "p_majority_se")
+
+
+def sweep_csv(sweep) -> str:
+    """One tidy row per scenario and list or coalition (every list; probabilities as fractions)."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(SCENARIO_COLUMNS)
+    for r in sweep.rows():
+        w.writerow([r[c] for c in SCENARIO_COLUMNS])
+    return buf.getvalue()
+
+
 def summary_line(result: Result) -> str:
     """One plain-language sentence about the most likely majority, a list's or a coalition's
     (of those the result carries: configured, and in reports discovered ones)."""
@@ -388,6 +477,7 @@ class Report:
     cutoff: float
     backtest: object | None = None
     search_note: str = ""  # how the coalition search was bounded, and what it left out
+    sweep: object | None = None  # the config's [[scenario]] tables on the same draws (SweepResult)
 
 
 def make_report(election: Election, runs: int | None = None, seed: int | None = None,
@@ -412,7 +502,16 @@ def make_report(election: Election, runs: int | None = None, seed: int | None = 
         use_threads(threads)
     search = candidate_coalitions(election, cutoff, seed)
     extended = with_candidates(election, search.candidates)
-    result = simulate(extended, runs=runs, seed=seed, progress=progress, analysis=True)
+    total = election.simulation.runs if runs is None else runs
+    phases = 2 if election.scenarios else 1
+    result = simulate(extended, runs=runs, seed=seed, analysis=True,
+                      progress=None if progress is None else lambda d, t: progress(d, phases * t))
+    sweep = None
+    if election.scenarios:
+        from .scenarios import sweep as run_sweep
+
+        sweep = run_sweep(election, runs=total, seed=seed,
+                          progress=None if progress is None else lambda d, t: progress(t + d, 2 * t))
     # the config to re-run is the user's: its coalitions, not the candidates
     result.settings["config"]["coalition"] = [{"name": c.name, "members": list(c.members)}
                                               for c in election.coalitions]
@@ -420,7 +519,7 @@ def make_report(election: Election, runs: int | None = None, seed: int | None = 
     discovered = minimal_winning(result, cutoff, set(configured))
     return Report(election=election, result=result, coalitions=configured + discovered,
                   discovered=discovered, cutoff=cutoff, backtest=backtest(election, result),
-                  search_note=search.note())
+                  search_note=search.note(), sweep=sweep)
 
 
 def _shown(report: Report) -> Result:
@@ -437,6 +536,8 @@ def report_json(report: Report) -> dict:
     doc["coalition_search"] = report.search_note
     if report.backtest is not None:
         doc["backtest"] = report.backtest.to_json()
+    if report.sweep is not None:
+        doc["scenarios"] = report.sweep.to_json()["scenarios"]
     return doc
 
 
@@ -472,6 +573,8 @@ def report_markdown(report: Report) -> str:
         lines += ["", report.search_note]
     if result.analysis:
         lines += ["", "## Places and power", ""] + analysis_markdown(result)
+    if report.sweep is not None:
+        lines += ["", "## Scenarios", ""] + sweep_markdown(report.sweep)
     if result.districts:
         lines += ["", "## Seats by district", "",
                   "Mean seats, 90 % interval and P(at least one seat) of each list that wins seats "
@@ -603,8 +706,12 @@ def render_report(report: Report, formats: tuple[str, ...] = REPORT_FORMATS) -> 
         files["seat_distribution.csv"] = seat_distribution_csv(shown)
         if report.backtest is not None:
             files["backtest.csv"] = backtest_csv(report)
+        if report.sweep is not None:
+            files["scenarios.csv"] = sweep_csv(report.sweep)
     drawn = {name: fn for name, fn in charts.CHARTS.items()
              if name != "district_seats" or shown.districts}
+    if report.sweep is not None:
+        drawn["scenarios"] = lambda election, _, fmt: charts.scenario_differences(report.sweep, election, fmt)
     pngs = {}
     if "png" in formats or "html" in formats:
         pngs = {name: fn(report.election, shown, "png") for name, fn in drawn.items()}

@@ -208,6 +208,39 @@ def _tally(src, sb, nr, thresholds, base, members, counts, hist, threshold, shar
 
 
 @nb.njit(cache=True, error_model="numpy")
+def tally_seats_block(src, sb, nr, spec, t):
+    """:func:`tally_block` without the vote shares' sums and histogram: for a variant of the rules
+    whose votes are another tally's (a sweep's scenario without merges), so only its seat
+    distributions, threshold passes and coalition seats are its own."""
+    _tally_seats(src, sb, nr, spec.thresholds, spec.base, spec.coalition_members, t.seat_counts,
+                 t.threshold, t.coalition_seat_counts, t.cs)
+
+
+@nb.njit(cache=True, error_model="numpy")
+def _tally_seats(src, sb, nr, thresholds, base, members, counts, threshold, coalition_counts, cs):
+    n = src.shape[0]
+    for i in range(n):
+        thr = thresholds[i] * base
+        passed = 0
+        for r in range(nr):
+            v = src[i, r]
+            passed += (v > 0.0) & (v * 100.0 >= thr)
+        threshold[i] += passed
+    for r in range(nr):
+        for i in range(n):
+            counts[i, np.int64(sb[i, r])] += 1
+    for k in range(members.shape[0]):
+        for r in range(nr):
+            cs[r] = 0.0
+        for i in range(n):
+            if members[k, i]:
+                for r in range(nr):
+                    cs[r] += sb[i, r]
+        for r in range(nr):
+            coalition_counts[k, np.int64(cs[r])] += 1
+
+
+@nb.njit(cache=True, error_model="numpy")
 def tally_districts(dseats, nr, t):
     """Add the first nr runs of a block's district seats (districts x lists x runs) to the
     district counts of ``t``: seat sums and runs with a seat exactly, the distribution from one

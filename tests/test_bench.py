@@ -61,3 +61,22 @@ def test_bench_bad_options_exit_2():
     assert runner.invoke(app, ["bench", "--lists", "5"]).exit_code == 2
     assert runner.invoke(app, ["bench", "--lists", "1", "--seats", "5"]).exit_code == 2
     assert runner.invoke(app, ["bench", "--method", "webster"]).exit_code == 2
+
+
+def test_bench_sweep_analysis_and_paired_precision_on_a_tiny_run():
+    """The functions behind `electsim bench --sweep`, on few runs: their keys, and the paired
+    estimator's spread below that of two independent runs (Belgrade, threshold 3 -> 5 %)."""
+    from simulator.bench import bench_analysis, bench_sweep, paired_precision, sweep_variants
+    from simulator.config import load_config
+
+    e = load_config(BELGRADE)
+    variants = sweep_variants(e)
+    assert [v.name for v in variants] == ["threshold + 2", "sainte-lague", "no minority rules", "10 more seats"]
+    assert variants[0].overrides == {"election": {"threshold": 5.0}}
+    sw = bench_sweep(e, runs=20_000, rounds=1)
+    assert sw["ratio"] > 1.0 and sw["sweep_runs_per_s"] > 0
+    an = bench_analysis(e, runs=20_000, rounds=1)
+    assert set(an["runs_per_s"]) == {"plain", "analysis without power", "analysis"}
+    assert an["analysis_ratio"] > 1.0
+    pp = paired_precision(e, variants[0], runs=5_000, repeats=6)
+    assert pp["party"] == "bt" and pp["mean_seats"]["independent_over_paired"] > 1.5
