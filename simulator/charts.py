@@ -145,7 +145,7 @@ def scenario_differences(sweep, election: Election, fmt: str = "png") -> bytes:
     step = 0.8 / max(1, len(names))
     for k, name in enumerate(names):
         mine = [r for r in rows if r["scenario"] == name]
-        y = [labels.index(r["name"]) + 0.4 - step * (k + 0.5) for r in mine]
+        y = [labels.index(r["name"]) - 0.4 + step * (k + 0.5) for r in mine]  # first on top
         color = DEFAULT_COLORS[k % len(DEFAULT_COLORS)]
         for ax, key, scale in ((axes[0], "mean_seats", 1.0), (axes[1], "p_majority", 100.0)):
             ax.errorbar([scale * r[f"{key}_difference"] for r in mine], y,

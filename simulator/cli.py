@@ -187,9 +187,9 @@ def sweep(
 ) -> None:
     """What-if scenarios on common random numbers: the baseline and every scenario (rules changed,
     lists merged) allocated on the same simulated votes, with the differences' paired standard errors."""
-    from .engine import check_options
+    from .engine import check_options, compiled
     from .report import check_writable, result_table, sweep_csv, sweep_table, write_atomic
-    from .scenarios import grid_scenarios, variants_of
+    from .scenarios import SWEEP_COMPILE_NOTE, _sweep_wave, grid_scenarios, variants_of
     from .scenarios import sweep as run_sweep
 
     n_runs = _count(runs, "--runs")
@@ -206,6 +206,8 @@ def sweep(
     total = n_runs if n_runs is not None else election.simulation.runs
     check_options(total)
     _compile_note()
+    if not compiled(_sweep_wave):
+        err_console.print(SWEEP_COMPILE_NOTE, markup=False)
     with _progress_bar(total) as update:
         result = run_sweep(election, extra, runs=n_runs, seed=seed, threads=threads, progress=update)
     console.print(result_table(result.baseline))
@@ -221,17 +223,22 @@ def sweep(
 @app.command()
 @_friendly
 def compile() -> None:  # noqa: A001 (the command's name)
-    """Compile the simulation kernels into numba's cache now (the first simulation does it otherwise, once)."""
-    from .config import parse_config
+    """Compile the simulation and sweep kernels into numba's cache now (the first simulation or sweep does it otherwise, once)."""
+    from .config import Scenario, parse_config
     from .engine import COMPILE_NOTE, compiled, simulate
+    from .scenarios import SWEEP_COMPILE_NOTE, _sweep_wave, sweep
 
-    if compiled():
-        err_console.print("the simulation kernels are compiled already", markup=False)
-        return
-    err_console.print(COMPILE_NOTE, markup=False)
     tiny = {"election": {"seats": 3}, "party": [{"id": "a"}, {"id": "b"}],
             "poll": [{"sample_size": 100, "shares": {"a": 60, "b": 40}}]}
-    simulate(parse_config(tiny), runs=10, seed=0)
+    if compiled() and compiled(_sweep_wave):
+        err_console.print("the simulation kernels are compiled already", markup=False)
+        return
+    if not compiled():
+        err_console.print(COMPILE_NOTE, markup=False)
+        simulate(parse_config(tiny), runs=10, seed=0)
+    if not compiled(_sweep_wave):
+        err_console.print(SWEEP_COMPILE_NOTE, markup=False)
+        sweep(parse_config(tiny), [Scenario("x", {"election": {"seats": 4}})], runs=10, seed=0)
 
 
 @app.command()

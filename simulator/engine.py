@@ -117,11 +117,12 @@ def check_options(runs: int | None = None, seed: int | None = None, threads: int
         use_threads(threads)
 
 
-def compiled() -> bool:
+def compiled(kernel=None) -> bool:
     """Whether numba's cache already holds the compiled simulation (else the first simulation
-    compiles it: about 40 s on a 2-core machine, once)."""
+    compiles it: about 40 s on a 2-core machine, once), or the compiled ``kernel`` (a numba
+    function, e.g. the sweep's)."""
     try:
-        return Path(_simulate_wave._cache._cache_file._index_path).exists()
+        return Path((kernel or _simulate_wave)._cache._cache_file._index_path).exists()
     except AttributeError:  # numba's internals moved: say nothing rather than something wrong
         return True
 

@@ -290,13 +290,16 @@ def analysis_table(result: Result) -> Table:
     return table
 
 
-def format_difference(d: float, se: float, scale: float = 1.0, digits: int = 2) -> str:
-    """A paired difference and its standard error: "+0.71 ± 0.003" (``scale`` 100 for points)."""
+def format_difference(d: float, se: float, scale: float = 1.0) -> str:
+    """A paired difference and its standard error, the difference to the standard error's two
+    significant digits (at least two decimals): "+0.7100 ± 0.0013", "+3.85 ± 0.02" (``scale``
+    100 for points); "0" when no run differed."""
     x = scale * d
     e = scale * se
     if e == 0.0 and x == 0.0:
         return "0"
-    return f"{x:+.{digits}f} ± {_sig(e) if 0 < e < 0.01 else f'{e:.{digits}f}'}"
+    digits = 2 if e <= 0.0 else min(6, max(2, 1 - int(math.floor(math.log10(e)))))
+    return f"{x:+.{digits}f} ± {e:.{digits}f}"
 
 
 def scenario_rows_shown(sweep, min_seats: float = 0.5) -> list[dict]:
@@ -360,7 +363,7 @@ def _rules_text(rules: dict, prefix: str = "") -> str:
         elif isinstance(value, dict):
             parts.append(_rules_text(value, f"{prefix}{key}."))
         else:
-            parts.append(f"{prefix}{key} = {value}")
+            parts.append(f"{prefix}{key} = {value if isinstance(value, str) else json.dumps(value)}")
     return "; ".join(parts) or "the baseline's rules"
 
 

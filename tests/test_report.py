@@ -113,7 +113,8 @@ def test_html_is_self_contained_with_tables_and_images(files):
     parser = _Collect()
     parser.feed(files["report.html"])
     assert parser.tables >= 3  # parties, coalitions, backtest
-    assert len(parser.images) == 3 and all(src.startswith("data:image/png;base64,") for src in parser.images)
+    # three charts, and the scenarios' (the Belgrade config has [[scenario]] tables)
+    assert len(parser.images) == 4 and all(src.startswith("data:image/png;base64,") for src in parser.images)
     assert "Belgrade Tomorrow" in parser.cells
     assert "http://" not in files["report.html"] and "https://" not in files["report.html"]
 
@@ -195,7 +196,7 @@ def test_html_renders_in_headless_chromium(tmp_path, files):
         capture_output=True, text=True, timeout=120,
     )
     assert dom.returncode == 0, dom.stderr[-2000:]
-    assert dom.stdout.count("<table") >= 3 and dom.stdout.count("<img") == 3
+    assert dom.stdout.count("<table") >= 3 and dom.stdout.count("<img") == 4  # three charts and the scenarios'
     subprocess.run(
         ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--no-first-run",

@@ -341,3 +341,30 @@ def test_report_has_a_scenarios_section_table_and_chart(write_config, tmp_path):
                                      "c and d together", "b and m together, 50 seats"}
     # the report's scenarios are a sweep of the same seed and runs: the baseline is the report's
     assert doc["scenarios"]["same rules"]["parties"]["a"]["mean_seats"] == doc["parties"]["a"]["mean_seats"]
+
+
+def test_first_sweep_says_it_is_compiling_and_help_names_the_tables(write_config, monkeypatch):
+    from typer.testing import CliRunner
+
+    import simulator.engine as engine
+    from simulator.cli import app
+
+    runner = CliRunner()
+    path = str(write_config(SMALL + SCENARIOS))
+    monkeypatch.setattr(engine, "compiled", lambda kernel=None: kernel is None)
+    result = runner.invoke(app, ["sweep", path, "--runs", "500"])
+    assert result.exit_code == 0 and "compiling the sweep kernels (first sweep only" in result.stderr
+    assert "compiling the simulation kernels" not in result.stderr
+    monkeypatch.setattr(engine, "compiled", lambda kernel=None: True)
+    assert "compiling" not in runner.invoke(app, ["sweep", path, "--runs", "500"]).stderr
+    text = runner.invoke(app, ["sweep", "--help"], env={"COLUMNS": "200"}).output
+    assert "[[scenario]] tables" in text and "--set" in text
+
+
+def test_a_difference_is_shown_to_its_standard_errors_precision():
+    from simulator.report import format_difference
+
+    assert format_difference(0.71, 0.0013) == "+0.7100 ± 0.0013"
+    assert format_difference(0.0385, 0.0002, 100.0) == "+3.850 ± 0.020"
+    assert format_difference(-0.26, 0.044) == "-0.260 ± 0.044"
+    assert format_difference(0.0, 0.0) == "0"
