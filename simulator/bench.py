@@ -478,6 +478,38 @@ def paired_precision(election, scenario, party: str | None = None, runs: int = 1
     return out
 
 
+def bench_cluster(election, address: str = "local:2", runs: int = 100_000_000, rounds: int = 2) -> dict:
+    """The local engine (every core) against a Dask cluster (``local:N``: a ``LocalCluster`` of N
+    single-threaded worker processes on this machine; ``tcp://host:port``: a running scheduler),
+    :func:`~simulator.engine.simulate` of ``runs`` runs each, in alternating rounds; the cluster's
+    start (and its workers' warm-up) is timed apart. On one machine what it measures is the
+    cluster's overhead: shipping waves out and tallies back (target: at least 80 % of the local
+    throughput for 2 workers on 2 cores)."""
+    from .cluster import Cluster, parse_address
+
+    kind, workers = parse_address(address)
+    if kind == "local" and workers is None:
+        workers = os.cpu_count() or 1
+        address = f"local:{workers}"
+    use_threads(None)
+    simulate(election, runs=10_000, seed=0)
+    t0 = time.perf_counter()
+    with Cluster(address) as cluster:
+        start_s = time.perf_counter() - t0
+        simulate(election, runs=1_000_000, seed=0, cluster=cluster)  # every worker's first wave
+        info = cluster.client.scheduler_info()["workers"].values()
+        here, there = [], []
+        for _ in range(rounds):
+            here += _time(lambda: simulate(election, runs=runs, seed=1), 1)
+            there += _time(lambda: simulate(election, runs=runs, seed=1, cluster=cluster), 1)
+    return {"election": election.name, "address": address if kind == "local" else "remote",
+            "runs_timed": runs, "rounds": rounds, "workers": len(info),
+            "worker_threads": sum(w.get("nthreads", 1) for w in info), "cluster_start_s": start_s,
+            "local_runs_per_s": statistics.median([runs / t for t in here]),
+            "cluster_runs_per_s": statistics.median([runs / t for t in there]),
+            "ratio": statistics.median([a / b for a, b in zip(here, there)])}
+
+
 def bench_scaling(runs_grid=(10_000, 100_000, 1_000_000), lists_grid=(2, 5, 14, 50, 200),
                   seats_grid=(10, 110, 250, 1000), thread_grid=None, runs: int = 200_000,
                   method: str = "dhondt") -> dict:

@@ -183,23 +183,31 @@ def _df_json(df: float) -> float | str:
     return "normal" if math.isinf(df) else df
 
 
-def fit(elections: list[Election], progress=None) -> Fit:
-    """Choose the tails by leave-one-election-out log score, then fit on every election."""
+def _fit_fold(_, cases: list[Case], df: float) -> ErrorParams:
+    return fit_error(cases, df)
+
+
+def fit(elections: list[Election], progress=None, mapper=None) -> Fit:
+    """Choose the tails by leave-one-election-out log score, then fit on every election. The fits
+    of the folds go through ``mapper`` (:meth:`simulator.cluster.Cluster.map` on a cluster)."""
+    from .cluster import local_map
+
+    mapper = mapper or local_map
     cases: dict[str, list[Case]] = {}
     for e in elections:
         cases[e.name] = [c for h in HORIZONS if (c := fit_case(e, h)) is not None]
     names = list(cases)
+    folds_wanted = [(df, name) for df in DF_GRID for name in names]
+    fitted = mapper(_fit_fold, None, [([c for n in names if n != name for c in cases[n]], df)
+                                      for df, name in folds_wanted])
     scores: dict[float, float] = {}
     folds_by_df: dict[float, dict[str, ErrorParams]] = {}
+    for (df, name), params in zip(folds_wanted, fitted):
+        folds_by_df.setdefault(df, {})[name] = params
+        scores[df] = scores.get(df, 0.0) + total_log_predictive(cases[name], params)
     for df in DF_GRID:
-        total, folds = 0.0, {}
-        for name in names:
-            train = [c for n in names if n != name for c in cases[n]]
-            folds[name] = fit_error(train, df)
-            total += total_log_predictive(cases[name], folds[name])
-        scores[df], folds_by_df[df] = total, folds
         if progress:
-            progress(f"tails df {_df_json(df)}: held-out log score {total:.2f}")
+            progress(f"tails df {_df_json(df)}: held-out log score {scores[df]:.2f}")
     best = max(scores, key=scores.get)
     everything = [c for n in names for c in cases[n]]
     return Fit(df=best, params=fit_error(everything, best), folds=folds_by_df[best],
@@ -362,11 +370,21 @@ class Calibration:
         return doc
 
 
+def _score(_, election: Election, model: str, params: ErrorParams | None, runs: int,
+           seed: int) -> list[ListScore]:
+    return score_election(election, model, params, runs, seed)
+
+
 def calibrate(paths: list[str | Path], do_fit: bool = False, runs: int = 20_000, seed: int = 1,
-              progress=None) -> Calibration:
+              progress=None, cluster=None) -> Calibration:
     """Score the sampling-only and the calibrated model on the elections in ``paths``. With
     ``do_fit``, the calibrated model of each election is fitted without it (leave one election
-    out) and the fit on every election is returned in ``.fit``; else it is the shipped one."""
+    out) and the fit on every election is returned in ``.fit``; else it is the shipped one. With
+    ``cluster`` (:class:`simulator.cluster.Cluster`), the fits of the folds and the forecasts of
+    the elections run on its workers (one election and model a task), to the same result."""
+    from .cluster import local_map
+
+    mapper = cluster.map if cluster is not None else local_map
     if not 100 <= runs <= 1_000_000:
         raise InputError(f"calibration runs must be between 100 and 1,000,000 (got {runs})")
     elections = load_history(paths)
@@ -377,17 +395,25 @@ def calibrate(paths: list[str | Path], do_fit: bool = False, runs: int = 20_000,
     if do_fit:
         if len(elections) < 3:
             raise InputError(f"--fit needs at least 3 elections (got {len(elections)})")
-        fitted = fit(elections, progress)
-    scores: list[ListScore] = []
+        fitted = fit(elections, progress, mapper)
+    units = []
     for k, e in enumerate(elections):
         seen = as_of(e, 0)
         if seen is None:
             raise InputError(f"{e.path}: no poll ended in the {WINDOW_DAYS:g} days before the election")
         params = fitted.folds[e.name] if fitted else None
-        for model in MODELS:
-            scores += score_election(seen, model, params, runs, seed + k)
+        units += [(seen, model, params, runs, seed + k) for model in MODELS]
+    scores: list[ListScore] = []
+    if cluster is not None:
         if progress:
-            progress(f"scored {e.name}")
+            progress(f"scoring {len(elections)} elections on the cluster")
+        for found in mapper(_score, None, units):
+            scores += found
+    else:
+        for unit in units:
+            scores += _score(None, *unit)
+            if progress and unit[1] == MODELS[-1]:
+                progress(f"scored {unit[0].name}")
     summaries = {m: summarise(m, [s for s in scores if s.model == m]) for m in MODELS}
     return Calibration(elections=names, runs=runs, seed=seed, fitted=do_fit, summaries=summaries,
                        scores=scores, fit=fitted,

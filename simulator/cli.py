@@ -68,6 +68,25 @@ def _compile_note() -> None:
         err_console.print(COMPILE_NOTE, markup=False)
 
 
+def _check_dask(address: str | None, threads: int | None) -> None:
+    """--dask's address is well formed, and --threads is not given with it."""
+    if address is None:
+        return
+    from .cluster import parse_address
+
+    parse_address(address)
+    if threads is not None:
+        raise InputError("--threads sets the threads of a run here; on a cluster each worker uses its "
+                         "own (dask worker --nthreads): give one or the other")
+
+
+def _cluster(address: str | None):
+    """A connected :class:`~simulator.cluster.Cluster` for --dask (a context), or none."""
+    from .cluster import connect
+
+    return connect(address, say=lambda message: err_console.print(message, markup=False))
+
+
 def _friendly(func):
     """Turn user mistakes into one line and exit code 2, Ctrl-C into exit code 130."""
 
@@ -133,6 +152,7 @@ def simulate(
     markdown_path: Optional[Path] = typer.Option(None, "--markdown", help="Write a Markdown summary here."),
     draws_path: Optional[Path] = typer.Option(None, "--draws", help="Write every run's vote shares (float32) and seats (int16) here as a NumPy .npz file (runs x lists; 6 bytes per run and list), streamed to disk."),
     analysis: bool = typer.Option(False, "--analysis", help="Also analyse the simulated parliaments: P(rank), Banzhaf and Shapley-Shubik indices, kingmakers, votes against seats, the last seat (reports always do)."),
+    dask: Optional[str] = typer.Option(None, "--dask", help="Run on a Dask cluster: tcp://host:8786 for a running scheduler, or local[:N] for N worker processes on this machine (needs electsim[dask]); the same results bit for bit."),
 ) -> None:
     """Simulate the election from its polls: seat and vote-share distributions and majority probabilities."""
     from .draws_file import draws_size
@@ -141,6 +161,9 @@ def simulate(
     from .report import check_writable, parties_csv, result_markdown, result_table, write_atomic
 
     n_runs = _count(runs, "--runs")
+    _check_dask(dask, threads)
+    if dask and draws_path:
+        raise InputError("--draws writes every run on this machine: it does not go with --dask")
     check_options(n_runs, seed, threads, target_se)
     election = _load(config)
     outputs = [(p, kind) for p, kind in ((json_path, "json"), (csv_path, "csv"), (markdown_path, "md")) if p]
@@ -152,11 +175,13 @@ def simulate(
         size = draws_size(total, len(election.parties))
         err_console.print(f"writing {size / 1e6:,.0f} MB of draws ({total:,} runs x "
                           f"{len(election.parties)} lists) to {draws_path}", markup=False)
-    _compile_note()
-    with _progress_bar(total) as update:
-        result = run_simulation(election, runs=n_runs, seed=seed, threads=threads,
-                                target_se=target_se, progress=update, draws=draws_path,
-                                analysis=analysis)
+    with _cluster(dask) as cluster:
+        if cluster is None:
+            _compile_note()
+        with _progress_bar(total) as update:
+            result = run_simulation(election, runs=n_runs, seed=seed, threads=threads,
+                                    target_se=target_se, progress=update, draws=draws_path,
+                                    analysis=analysis, cluster=cluster)
     console.print(result_table(result))
     if analysis:
         from .report import analysis_table
@@ -184,6 +209,7 @@ def sweep(
     threads: Optional[int] = typer.Option(None, "--threads", help="Worker threads (default: all cores). Results do not depend on it."),
     json_path: Optional[Path] = typer.Option(None, "--json", help="Write the baseline, every scenario and the paired differences as JSON here."),
     csv_path: Optional[Path] = typer.Option(None, "--csv", help="Write one row per scenario and list or coalition as CSV here."),
+    dask: Optional[str] = typer.Option(None, "--dask", help="Run on a Dask cluster: tcp://host:8786 for a running scheduler, or local[:N] for N worker processes on this machine (needs electsim[dask]); the same results bit for bit."),
 ) -> None:
     """What-if scenarios on common random numbers: the baseline and every scenario (rules changed,
     lists merged) allocated on the same simulated votes, with the differences' paired standard errors."""
@@ -193,6 +219,7 @@ def sweep(
     from .scenarios import sweep as run_sweep
 
     n_runs = _count(runs, "--runs")
+    _check_dask(dask, threads)
     check_options(n_runs, seed, threads)
     extra = grid_scenarios(settings)
     election = _load(config)
@@ -205,11 +232,14 @@ def sweep(
             check_writable(path)
     total = n_runs if n_runs is not None else election.simulation.runs
     check_options(total)
-    _compile_note()
-    if not compiled(_sweep_wave):
-        err_console.print(SWEEP_COMPILE_NOTE, markup=False)
-    with _progress_bar(total) as update:
-        result = run_sweep(election, extra, runs=n_runs, seed=seed, threads=threads, progress=update)
+    with _cluster(dask) as cluster:
+        if cluster is None:
+            _compile_note()
+            if not compiled(_sweep_wave):
+                err_console.print(SWEEP_COMPILE_NOTE, markup=False)
+        with _progress_bar(total) as update:
+            result = run_sweep(election, extra, runs=n_runs, seed=seed, threads=threads,
+                               progress=update, cluster=cluster)
     console.print(result_table(result.baseline))
     console.print(sweep_table(result))
     if json_path:
@@ -224,21 +254,10 @@ def sweep(
 @_friendly
 def compile() -> None:  # noqa: A001 (the command's name)
     """Compile the simulation and sweep kernels into numba's cache now (the first simulation or sweep does it otherwise, once)."""
-    from .config import Scenario, parse_config
-    from .engine import COMPILE_NOTE, compiled, simulate
-    from .scenarios import SWEEP_COMPILE_NOTE, _sweep_wave, sweep
+    from .engine import warm
 
-    tiny = {"election": {"seats": 3}, "party": [{"id": "a"}, {"id": "b"}],
-            "poll": [{"sample_size": 100, "shares": {"a": 60, "b": 40}}]}
-    if compiled() and compiled(_sweep_wave):
+    if not warm(lambda note: err_console.print(note, markup=False)):
         err_console.print("the simulation kernels are compiled already", markup=False)
-        return
-    if not compiled():
-        err_console.print(COMPILE_NOTE, markup=False)
-        simulate(parse_config(tiny), runs=10, seed=0)
-    if not compiled(_sweep_wave):
-        err_console.print(SWEEP_COMPILE_NOTE, markup=False)
-        sweep(parse_config(tiny), [Scenario("x", {"election": {"seats": 4}})], runs=10, seed=0)
 
 
 @app.command()
@@ -256,14 +275,16 @@ def bench(
              "reported, and the kernel's speed-up is the median of the rounds' ratios."),
     pipeline: Optional[Path] = typer.Option(None, "--pipeline", help="Also time the whole pipeline (draw + allocate + tally) on this config against a numpy pipeline, and under three vote models: as configured, polling_error = 0, and the sampling model before the error layers."),
     sweep_bench: bool = typer.Option(False, "--sweep", help="With --pipeline: also time a sweep of four rule variants against one simulate (target: at most 2.5x), the analysis and its power indices against a plain run, and measure the paired standard error of a 2-point higher threshold against two independent runs'."),
+    dask: Optional[str] = typer.Option(None, "--dask", metavar="ADDRESS", help="With --pipeline: also time simulate on a Dask cluster (local[:N] or tcp://host:8786) against the engine here, in alternating rounds (needs electsim[dask])."),
+    cluster_runs: str = typer.Option("1e8", "--cluster-runs", help="Runs per timed simulate of the --dask comparison."),
     scaling: bool = typer.Option(False, "--scaling", help="Also sweep runs, lists, seats and threads."),
     json_path: Optional[Path] = typer.Option(None, "--json", help="Write machine-readable results here."),
     plot_path: Optional[Path] = typer.Option(None, "--plot", help="Write the scaling chart (PNG) here; implies --scaling."),
 ) -> None:
     """Benchmark the allocation kernel against baselines (and optionally the whole pipeline)."""
     from .bench import (
-        PRESETS, bench_analysis, bench_error_model, bench_kernel, bench_pipeline, bench_scaling,
-        bench_sweep, machine_info, paired_precision, plot_scaling, sweep_variants,
+        PRESETS, bench_analysis, bench_cluster, bench_error_model, bench_kernel, bench_pipeline,
+        bench_scaling, bench_sweep, machine_info, paired_precision, plot_scaling, sweep_variants,
     )
     from .config import METHODS, load_config
     from .engine import use_threads
@@ -277,6 +298,12 @@ def bench(
         raise InputError("--lists and --seats go together")
     if sweep_bench and pipeline is None:
         raise InputError("--sweep needs --pipeline CONFIG (the election to sweep)")
+    if dask is not None and pipeline is None:
+        raise InputError("--dask needs --pipeline CONFIG (the election to simulate)")
+    _check_dask(dask, threads)
+    cluster_runs = _count(cluster_runs, "--cluster-runs")
+    if cluster_runs < 1:
+        raise InputError("--cluster-runs must be at least 1")
     if method not in METHODS:
         raise InputError(f"unknown method {method!r}; expected one of {', '.join(METHODS)}")
     runs = _count(runs, "--runs")
@@ -324,6 +351,11 @@ def bench(
                           f"{x['difference']:+.4g}, sd paired {x['paired_sd']:.3g} (reported s.e. "
                           f"{x['paired_se_reported']:.3g}), two independent runs {x['independent_sd']:.3g}: "
                           f"{x['independent_over_paired']:.1f}x")
+    if dask is not None:
+        doc["cluster"] = row = bench_cluster(election, address=dask, runs=cluster_runs)
+        console.print(f"cluster  {row['workers']} workers, {row['worker_threads']} threads: "
+                      f"{row['cluster_runs_per_s']:,.0f} runs/s against {row['local_runs_per_s']:,.0f} "
+                      f"here ({100 * row['ratio']:.0f} %); started in {row['cluster_start_s']:.1f} s")
     if scaling or plot_path:
         doc["scaling"] = bench_scaling(method=method)
         for key in ("runs", "lists", "seats", "threads"):
@@ -348,6 +380,7 @@ def report(
     formats: str = typer.Option("md,csv,json,html,png,svg", "--format", "-f",
                                 help="Comma-separated: md, csv, json, html, png, svg."),
     cutoff: float = typer.Option(0.05, "--cutoff", help="Show discovered minimal winning coalitions with P(majority) at least this."),
+    dask: Optional[str] = typer.Option(None, "--dask", help="Run on a Dask cluster: tcp://host:8786 for a running scheduler, or local[:N] for N worker processes on this machine (needs electsim[dask]); the same results bit for bit."),
 ) -> None:
     """Write tables (Markdown, CSV, JSON), charts (PNG, SVG) and an HTML page for a forecast,
     scored against the actual result when the config has one."""
@@ -356,16 +389,18 @@ def report(
     from .engine import check_options
 
     n_runs = _count(runs, "--runs")
+    _check_dask(dask, threads)
     check_options(n_runs, seed, threads)
     fmts = parse_formats(formats)
     check_report_dir(out)
     election = _load(config)
     total = n_runs if n_runs is not None else election.simulation.runs
     check_options(total)
-    _compile_note()
-    with _progress_bar(total) as update:
-        rep = make_report(election, runs=n_runs, seed=seed, threads=threads, cutoff=cutoff,
-                          progress=update)
+    with _cluster(dask) as cluster:
+        _compile_note()  # the coalition search's pilot runs here
+        with _progress_bar(total) as update:
+            rep = make_report(election, runs=n_runs, seed=seed, threads=threads, cutoff=cutoff,
+                              progress=update, cluster=cluster)
     paths = write_report(out, render_report(rep, fmts))
     console.print(summary_line(dataclasses.replace(
         rep.result, coalitions={n: rep.result.coalitions[n] for n in rep.coalitions})))
@@ -382,19 +417,22 @@ def calibrate(
     seed: int = typer.Option(1, "--seed", help="Random seed (election k uses seed + k)."),
     json_path: Optional[Path] = typer.Option(None, "--json", help="Write every score as JSON here."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write calibration.md, .csv, .json and the PIT and coverage chart (.png, .svg) into this directory."),
+    dask: Optional[str] = typer.Option(None, "--dask", help="Run on a Dask cluster: tcp://host:8786 for a running scheduler, or local[:N] for N worker processes on this machine (needs electsim[dask]); the same results bit for bit."),
 ) -> None:
     """Forecast past elections from their own polls and score the forecasts against the results: interval coverage, PIT, CRPS, Brier and log scores, for the sampling-only and the calibrated model side by side."""
     from .calibration import calibrate as run_calibration
     from .calibration import shipped_document, write_shipped
     from .report import calibration_files, calibration_table, check_report_dir, check_writable, write_atomic, write_report
 
+    _check_dask(dask, None)
     if json_path:
         check_writable(json_path)
     if out:
         check_report_dir(out)
-    with err_console.status("calibrating") as status:
+    with _cluster(dask) as cluster, err_console.status("calibrating") as status:
         cal = run_calibration([str(p) for p in paths], do_fit=fit, runs=runs, seed=seed,
-                              progress=lambda msg: status.update(f"calibrating: {msg}"))
+                              progress=lambda msg: status.update(f"calibrating: {msg}"),
+                              cluster=cluster)
     console.print(calibration_table(cal))
     if fit:
         path = write_shipped(shipped_document(cal.fit, cal))

@@ -121,13 +121,37 @@ def compiled(kernel=None) -> bool:
     """Whether numba's cache already holds the compiled simulation (else the first simulation
     compiles it: about 40 s on a 2-core machine, once), or the compiled ``kernel`` (a numba
     function, e.g. the sweep's)."""
-    try:
-        return Path((kernel or _simulate_wave)._cache._cache_file._index_path).exists()
-    except AttributeError:  # numba's internals moved: say nothing rather than something wrong
+    try:  # an index of compiled versions for the source as it is now (empty when stale)
+        return bool((kernel or _simulate_wave)._cache._cache_file._load_index())
+    except Exception:  # noqa: BLE001 (numba's internals moved: say nothing rather than something wrong)
         return True
 
 
 COMPILE_NOTE = "compiling the simulation kernels (first run only, about 40 s on 2 cores)"
+
+
+def warm(say: Callable[[str], None] | None = None, load: bool = False) -> bool:
+    """Compile the simulation and sweep kernels into numba's cache unless they are there (``say``
+    hears what is being compiled); return whether anything was compiled. With ``load``, also
+    load them into this process when they were cached. ``electsim compile``, and every Dask worker
+    before its first task (:mod:`simulator.cluster`)."""
+    from .config import Scenario, parse_config
+    from .scenarios import SWEEP_COMPILE_NOTE, _sweep_wave, sweep
+
+    tiny = parse_config({"election": {"seats": 3}, "party": [{"id": "a"}, {"id": "b"}],
+                         "poll": [{"sample_size": 100, "shares": {"a": 60, "b": 40}}]})
+    did = False
+    if not compiled() or load:
+        if say and not compiled():
+            say(COMPILE_NOTE)
+        did = not compiled()
+        simulate(tiny, runs=10, seed=0)
+    if not compiled(_sweep_wave) or load:
+        if say and not compiled(_sweep_wave):
+            say(SWEEP_COMPILE_NOTE)
+        did = did or not compiled(_sweep_wave)
+        sweep(tiny, [Scenario("x", {"election": {"seats": 4}})], runs=10, seed=0)
+    return did
 
 
 def threshold_base(election: Election) -> float:
@@ -202,6 +226,7 @@ def simulate(
     progress: Callable[[int, int], None] | None = None,
     draws: str | Path | None = None,
     analysis: bool = False,
+    cluster=None,
 ) -> Result:
     """Simulate the election from its polls and return seat and majority probabilities.
 
@@ -212,7 +237,8 @@ def simulate(
     ``draws``, every run's shares and seats are streamed to that ``.npz`` file
     (:mod:`simulator.draws_file`). With ``analysis``, the simulated parliaments are analysed as
     they stream (:mod:`simulator.analysis`: places, power indices, votes against seats, the last
-    seat).
+    seat). With ``cluster`` (a :class:`simulator.cluster.Cluster`) the waves run on its workers,
+    to the same result bit for bit.
     """
     runs = election.simulation.runs if runs is None else runs
     seed = election.simulation.seed if seed is None else seed
@@ -220,27 +246,35 @@ def simulate(
     if seed is None:
         seed = fresh_seed()
     engine = Engine(election, chunk_size, analysis)
-    size = engine.chunk_size
-    n_chunks = -(-runs // size)
+    if cluster is not None and draws is not None:
+        raise InputError("--draws writes every run here: it does not go with --dask")
+    plan = wave_plan(runs, engine.chunk_size)
     tally = engine.empty_tally()
     writer = None
     if draws is not None:
         from .draws_file import DrawsWriter
 
         writer = DrawsWriter(draws, runs, election.party_ids)
-    try:
-        for first in range(0, n_chunks, WAVE_CHUNKS):
-            last = min(n_chunks, first + WAVE_CHUNKS)
-            chunk_runs = np.full(last - first, size, np.int64)
-            if last == n_chunks:
-                chunk_runs[-1] = runs - size * (n_chunks - 1)
-            if writer is None:
-                tally = tally + engine.run_chunks(seed, first, chunk_runs)
-            else:
-                wave, votes, seats = engine.run_chunks(seed, first, chunk_runs, record=True)
-                writer.add(votes, seats, chunk_runs)
-                tally = tally + wave
+    if cluster is None:
+        waves = (engine.run_chunks(seed, first, chunk_runs, record=writer is not None)
+                 for first, chunk_runs in plan)
+    else:  # the progress bar follows the waves as they complete, in any order
+        finished = [0]
+
+        def done(i):
+            finished[0] += int(plan[i][1].sum())
             if progress is not None:
+                progress(min(finished[0], runs), runs)
+
+        waves = cluster.ordered(run_wave, engine, [(seed, first, chunk_runs) for first, chunk_runs in plan],
+                                on_done=done)
+    try:
+        for (first, chunk_runs), wave in zip(plan, waves):
+            if writer is not None:
+                wave, votes, seats = wave
+                writer.add(votes, seats, chunk_runs)
+            tally = tally + wave
+            if progress is not None and cluster is None:
                 progress(tally.runs, runs)
             if target_se is not None:
                 if result_from_tally(election, tally, seed).max_standard_error() < target_se:
@@ -251,8 +285,30 @@ def simulate(
         if writer is not None:
             writer.abort()
         raise
+    finally:
+        if cluster is not None:
+            waves.close()  # cancels what is still pending
     settings = run_settings(engine, tally.runs, seed, target_se)
     return result_from_tally(election, tally, seed, settings, engine.vote_model, analysis)
+
+
+def wave_plan(runs: int, chunk_size: int) -> list[tuple[int, np.ndarray]]:
+    """The waves of a simulation of ``runs`` runs: (first chunk, runs of each of its chunks), in
+    order; every chunk has ``chunk_size`` runs but the last. The unit of work of a cluster."""
+    n_chunks = -(-runs // chunk_size)
+    out = []
+    for first in range(0, n_chunks, WAVE_CHUNKS):
+        last = min(n_chunks, first + WAVE_CHUNKS)
+        chunk_runs = np.full(last - first, chunk_size, np.int64)
+        if last == n_chunks:
+            chunk_runs[-1] = runs - chunk_size * (n_chunks - 1)
+        out.append((first, chunk_runs))
+    return out
+
+
+def run_wave(engine: Engine, seed: int, first: int, chunk_runs: np.ndarray) -> Tally:
+    """One wave's tally: what a cluster's worker computes (:mod:`simulator.cluster`)."""
+    return engine.run_chunks(seed, first, chunk_runs)
 
 
 def run_settings(engine: Engine, runs: int, seed: int, target_se: float | None) -> dict:

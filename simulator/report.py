@@ -484,10 +484,12 @@ class Report:
 
 
 def make_report(election: Election, runs: int | None = None, seed: int | None = None,
-                threads: int | None = None, cutoff: float = 0.05, progress=None) -> Report:
+                threads: int | None = None, cutoff: float = 0.05, progress=None,
+                cluster=None) -> Report:
     """Simulate with the configured coalitions plus candidate ones (found by a pilot simulation,
     see :mod:`simulator.coalitions`), find the minimal winning coalitions, and score the forecast
-    against ``[result]`` when there is one."""
+    against ``[result]`` when there is one. With ``cluster``, the simulation and the scenarios
+    run on its workers (the coalition search's pilot runs here)."""
     from .backtest import backtest
     from .coalitions import candidate_coalitions, minimal_winning, with_candidates
     from .engine import simulate
@@ -507,13 +509,13 @@ def make_report(election: Election, runs: int | None = None, seed: int | None = 
     extended = with_candidates(election, search.candidates)
     total = election.simulation.runs if runs is None else runs
     phases = 2 if election.scenarios else 1
-    result = simulate(extended, runs=runs, seed=seed, analysis=True,
+    result = simulate(extended, runs=runs, seed=seed, analysis=True, cluster=cluster,
                       progress=None if progress is None else lambda d, t: progress(d, phases * t))
     sweep = None
     if election.scenarios:
         from .scenarios import sweep as run_sweep
 
-        sweep = run_sweep(election, runs=total, seed=seed,
+        sweep = run_sweep(election, runs=total, seed=seed, cluster=cluster,
                           progress=None if progress is None else lambda d, t: progress(t + d, 2 * t))
     # the config to re-run is the user's: its coalitions, not the candidates
     result.settings["config"]["coalition"] = [{"name": c.name, "members": list(c.members)}

@@ -30,7 +30,7 @@ from .allocation.districts import DistrictStage, allocate_districts_block
 from .allocation.kernels import BLOCK, SeatStage, allocate_stage, block_work
 from .config import Election, Scenario, config_document, dates_back, parse_config
 from .districts import district_scratch, district_shares, district_votes_record
-from .engine import WAVE_CHUNKS, Engine, check_options, run_settings, threshold_base
+from .engine import Engine, check_options, run_settings, threshold_base, wave_plan
 from .errors import ConfigError, InputError
 from .results import Result, result_from_tally
 from .streams import chunk_states, fresh_seed, stream_state
@@ -466,12 +466,43 @@ class SweepResult:
         return out
 
 
+@dataclass
+class SweepPlan:
+    """What a wave of a sweep needs (a cluster's workers get it with each wave)."""
+
+    engine: Engine
+    dv: object  # DistrictVotes
+    var: Variants
+    lists: int
+    coalitions: int
+    districts: int
+    max_seats: int
+    magnitude: int
+
+
+def sweep_wave(plan: SweepPlan, seed: int, first: int, chunk_runs: np.ndarray) -> tuple[dict, np.ndarray]:
+    """One wave of a sweep: every variant's tally arrays (variant first) and the sums of the
+    run-by-run differences (variants x lists + coalitions x 4), all integers."""
+    threads = nb.config.NUMBA_NUM_THREADS
+    n_v = plan.var.seats.shape[0]
+    slots = Tally.empty(plan.lists, plan.max_seats, plan.coalitions, slots=threads * n_v,
+                        districts=plan.districts, magnitude=plan.magnitude)
+    diffs = np.zeros((threads, n_v, plan.lists + plan.coalitions, 4), np.int64)
+    _sweep_wave(chunk_states(seed, first, len(chunk_runs)), np.asarray(chunk_runs, np.int64),
+                plan.engine.votes, plan.dv, plan.var, slots.chunk_tally(), diffs)
+    wave = {f: getattr(slots, f).reshape((threads, n_v) + getattr(slots, f).shape[1:]).sum(0)
+            for f in slots._arrays()}
+    return wave, diffs.sum(axis=0)
+
+
 def sweep(election: Election, extra: list[Scenario] = (), runs: int | None = None,
           seed: int | None = None, threads: int | None = None, chunk_size: int | None = None,
-          progress=None) -> SweepResult:
+          progress=None, cluster=None) -> SweepResult:
     """Simulate the election once and allocate every variant (the baseline, the config's
     scenarios, ``extra``) on each run's votes. The baseline is :func:`simulator.engine.simulate`'s
-    result bit for bit (same seed and runs); memory is one wave's tallies per variant."""
+    result bit for bit (same seed and runs); memory is one wave's tallies per variant. With
+    ``cluster`` (:class:`simulator.cluster.Cluster`) the waves run on its workers, to the same
+    result."""
     runs = election.simulation.runs if runs is None else runs
     seed = election.simulation.seed if seed is None else seed
     check_options(runs, seed, threads)
@@ -479,50 +510,51 @@ def sweep(election: Election, extra: list[Scenario] = (), runs: int | None = Non
     variants = variants_of(election, list(extra))
     var = variants_record(variants, election)
     engine = Engine(election, chunk_size)
-    dv = district_votes_record(election)
     n = len(election.parties)
     n_c = len(election.coalitions)
-    n_v = len(variants)
     n_d = len(election.districts)
-    threads_max = nb.config.NUMBA_NUM_THREADS
-    smax = int(var.seats.max())
-    magnitude = int(var.dseats.max()) if n_d else 0
-    size = engine.chunk_size
-    n_chunks = -(-runs // size)
-    totals = None
-    diffs = np.zeros((n_v, n + n_c, 4), np.int64)
+    plan = SweepPlan(engine=engine, dv=district_votes_record(election), var=var, lists=n,
+                     coalitions=n_c, districts=n_d, max_seats=int(var.seats.max()),
+                     magnitude=int(var.dseats.max()) if n_d else 0)
+    waves_plan = wave_plan(runs, engine.chunk_size)
+    items = [(seed, first, chunk_runs) for first, chunk_runs in waves_plan]
     done = 0
-    for first in range(0, n_chunks, WAVE_CHUNKS):
-        last = min(n_chunks, first + WAVE_CHUNKS)
-        chunk_runs = np.full(last - first, size, np.int64)
-        if last == n_chunks:
-            chunk_runs[-1] = runs - size * (n_chunks - 1)
-        slots = Tally.empty(n, smax, n_c, slots=threads_max * n_v, districts=n_d, magnitude=magnitude)
-        wave_diffs = np.zeros((threads_max, n_v, n + n_c, 4), np.int64)
-        _sweep_wave(chunk_states(seed, first, len(chunk_runs)), chunk_runs, engine.votes, dv, var,
-                    slots.chunk_tally(), wave_diffs)
-        wave = {f: getattr(slots, f).reshape((threads_max, n_v) + getattr(slots, f).shape[1:]).sum(0)
-                for f in slots._arrays()}
-        for k, v in enumerate(variants):  # a variant on the baseline's lists has its vote tallies
-            if k and np.array_equal(v.slot, variants[0].slot):
-                for f in ("share_units", "share_hist"):
-                    wave[f][k] = wave[f][0]
-        totals = wave if totals is None else {f: totals[f] + wave[f] for f in wave}
-        diffs += wave_diffs.sum(axis=0)
-        done += int(chunk_runs.sum())
+
+    def finished(i):
+        nonlocal done
+        done += int(waves_plan[i][1].sum())
         if progress is not None:
             progress(done, runs)
-    settings = {"runs": done, "chunk_size": size}
-    results = [result_from_tally(v.election, _variant_tally(v, totals, k, done), seed,
-                                 run_settings(engine, done, seed, None) if k == 0 else settings,
+
+    def here():
+        for i, item in enumerate(items):
+            wave = sweep_wave(plan, *item)
+            finished(i)
+            yield wave
+
+    if cluster is None:
+        waves = here()
+    else:
+        waves = cluster.ordered(sweep_wave, plan, items, on_done=finished)
+    totals, diffs = None, np.zeros((len(variants), n + n_c, 4), np.int64)
+    for wave, wave_diffs in waves:
+        totals = wave if totals is None else {f: totals[f] + wave[f] for f in wave}
+        diffs += wave_diffs
+    for k, v in enumerate(variants):  # a variant on the baseline's lists has its vote tallies
+        if k and np.array_equal(v.slot, variants[0].slot):
+            for f in ("share_units", "share_hist"):
+                totals[f][k] = totals[f][0]
+    settings = {"runs": runs, "chunk_size": engine.chunk_size}
+    results = [result_from_tally(v.election, _variant_tally(v, totals, k, runs), seed,
+                                 run_settings(engine, runs, seed, None) if k == 0 else settings,
                                  engine.vote_model) for k, v in enumerate(variants)]
     differences = {}
     for k, variant in enumerate(variants[1:], start=1):
         e = variant.election
         differences[variant.name] = {
-            "parties": {e.party_ids[j]: _difference(diffs[k, slot], done)
+            "parties": {e.party_ids[j]: _difference(diffs[k, slot], runs)
                         for j, slot in enumerate(variant.owner)},
-            "coalitions": {c.name: _difference(diffs[k, n + i], done) for i, c in enumerate(e.coalitions)},
+            "coalitions": {c.name: _difference(diffs[k, n + i], runs) for i, c in enumerate(e.coalitions)},
         }
     scenarios = list(election.scenarios) + list(extra)
     return SweepResult(baseline=results[0],
