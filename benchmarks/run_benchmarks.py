@@ -1,4 +1,5 @@
-"""Reproduce the figures in the README: kernel vs baselines, pipeline vs numpy, scaling, memory.
+"""Reproduce the figures in the README: kernel vs baselines, pipeline vs numpy, scaling, memory,
+sweeps, the analysis, and a Dask LocalCluster against the engine here.
 
     .venv/bin/python benchmarks/run_benchmarks.py [--runs 10000000] [--out benchmarks/results]
 
@@ -13,7 +14,7 @@ import json
 from pathlib import Path
 
 from simulator.bench import (
-    bench_analysis, bench_error_model, bench_kernel, bench_pipeline, bench_scaling, bench_sweep,
+    bench_analysis, bench_cluster, bench_error_model, bench_kernel, bench_pipeline, bench_scaling, bench_sweep,
     machine_info, paired_precision, plot_scaling, sweep_variants,
 )
 from simulator.config import load_config
@@ -27,6 +28,8 @@ def main() -> None:
     ap.add_argument("--pipeline-runs", type=int, default=10_000_000)
     ap.add_argument("--memory-runs", type=int, default=100_000_000,
                     help="runs of the memory check (0 to skip)")
+    ap.add_argument("--cluster-runs", type=int, default=100_000_000,
+                    help="runs of the Dask LocalCluster comparison (0 to skip; needs electsim[dask])")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
@@ -51,6 +54,10 @@ def main() -> None:
     poland = load_config(ROOT / "configs" / "poland-2019.toml")
     doc["districts"] = bench_pipeline(poland, runs=args.pipeline_runs // 5, memory_runs=None)
     print(json.dumps(doc["districts"], indent=2))
+    # a LocalCluster of 2 single-threaded workers against the engine here (target: at least 80 %)
+    if args.cluster_runs:
+        doc["cluster"] = bench_cluster(belgrade, address="local:2", runs=args.cluster_runs)
+        print(json.dumps(doc["cluster"], indent=2))
     kernel = bench_kernel(lists=14, seats=110, runs=args.runs, seat_loop_runs=min(args.runs, 2_000_000))
     doc["kernel"] = kernel.to_dict()
     print(f"Belgrade size (14 lists, 110 seats, D'Hondt), {kernel.threads} threads, {args.runs:,} allocations")
