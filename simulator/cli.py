@@ -68,6 +68,10 @@ def _compile_note() -> None:
         err_console.print(COMPILE_NOTE, markup=False)
 
 
+DASK_HELP = ("Run on a Dask cluster: tcp://host:8786 for a running scheduler, or local[:N] for N worker "
+             "processes on this machine (needs electsim\\[dask]); the same results bit for bit.")
+
+
 def _check_dask(address: str | None, threads: int | None) -> None:
     """--dask's address is well formed, and --threads is not given with it."""
     if address is None:
@@ -152,7 +156,7 @@ def simulate(
     markdown_path: Optional[Path] = typer.Option(None, "--markdown", help="Write a Markdown summary here."),
     draws_path: Optional[Path] = typer.Option(None, "--draws", help="Write every run's vote shares (float32) and seats (int16) here as a NumPy .npz file (runs x lists; 6 bytes per run and list), streamed to disk."),
     analysis: bool = typer.Option(False, "--analysis", help="Also analyse the simulated parliaments: P(rank), Banzhaf and Shapley-Shubik indices, kingmakers, votes against seats, the last seat (reports always do)."),
-    dask: Optional[str] = typer.Option(None, "--dask", help="Run on a Dask cluster: tcp://host:8786 for a running scheduler, or local[:N] for N worker processes on this machine (needs electsim[dask]); the same results bit for bit."),
+    dask: Optional[str] = typer.Option(None, "--dask", metavar="ADDRESS", help=DASK_HELP),
 ) -> None:
     """Simulate the election from its polls: seat and vote-share distributions and majority probabilities."""
     from .draws_file import draws_size
@@ -209,7 +213,7 @@ def sweep(
     threads: Optional[int] = typer.Option(None, "--threads", help="Worker threads (default: all cores). Results do not depend on it."),
     json_path: Optional[Path] = typer.Option(None, "--json", help="Write the baseline, every scenario and the paired differences as JSON here."),
     csv_path: Optional[Path] = typer.Option(None, "--csv", help="Write one row per scenario and list or coalition as CSV here."),
-    dask: Optional[str] = typer.Option(None, "--dask", help="Run on a Dask cluster: tcp://host:8786 for a running scheduler, or local[:N] for N worker processes on this machine (needs electsim[dask]); the same results bit for bit."),
+    dask: Optional[str] = typer.Option(None, "--dask", metavar="ADDRESS", help=DASK_HELP),
 ) -> None:
     """What-if scenarios on common random numbers: the baseline and every scenario (rules changed,
     lists merged) allocated on the same simulated votes, with the differences' paired standard errors."""
@@ -275,7 +279,7 @@ def bench(
              "reported, and the kernel's speed-up is the median of the rounds' ratios."),
     pipeline: Optional[Path] = typer.Option(None, "--pipeline", help="Also time the whole pipeline (draw + allocate + tally) on this config against a numpy pipeline, and under three vote models: as configured, polling_error = 0, and the sampling model before the error layers."),
     sweep_bench: bool = typer.Option(False, "--sweep", help="With --pipeline: also time a sweep of four rule variants against one simulate (target: at most 2.5x), the analysis and its power indices against a plain run, and measure the paired standard error of a 2-point higher threshold against two independent runs'."),
-    dask: Optional[str] = typer.Option(None, "--dask", metavar="ADDRESS", help="With --pipeline: also time simulate on a Dask cluster (local[:N] or tcp://host:8786) against the engine here, in alternating rounds (needs electsim[dask])."),
+    dask: Optional[str] = typer.Option(None, "--dask", metavar="ADDRESS", help="With --pipeline: also time simulate on a Dask cluster (local[:N] or tcp://host:8786) against the engine here, in alternating rounds (needs electsim\\[dask])."),
     cluster_runs: str = typer.Option("1e8", "--cluster-runs", help="Runs per timed simulate of the --dask comparison."),
     scaling: bool = typer.Option(False, "--scaling", help="Also sweep runs, lists, seats and threads."),
     json_path: Optional[Path] = typer.Option(None, "--json", help="Write machine-readable results here."),
@@ -380,7 +384,7 @@ def report(
     formats: str = typer.Option("md,csv,json,html,png,svg", "--format", "-f",
                                 help="Comma-separated: md, csv, json, html, png, svg."),
     cutoff: float = typer.Option(0.05, "--cutoff", help="Show discovered minimal winning coalitions with P(majority) at least this."),
-    dask: Optional[str] = typer.Option(None, "--dask", help="Run on a Dask cluster: tcp://host:8786 for a running scheduler, or local[:N] for N worker processes on this machine (needs electsim[dask]); the same results bit for bit."),
+    dask: Optional[str] = typer.Option(None, "--dask", metavar="ADDRESS", help=DASK_HELP),
 ) -> None:
     """Write tables (Markdown, CSV, JSON), charts (PNG, SVG) and an HTML page for a forecast,
     scored against the actual result when the config has one."""
@@ -417,7 +421,7 @@ def calibrate(
     seed: int = typer.Option(1, "--seed", help="Random seed (election k uses seed + k)."),
     json_path: Optional[Path] = typer.Option(None, "--json", help="Write every score as JSON here."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write calibration.md, .csv, .json and the PIT and coverage chart (.png, .svg) into this directory."),
-    dask: Optional[str] = typer.Option(None, "--dask", help="Run on a Dask cluster: tcp://host:8786 for a running scheduler, or local[:N] for N worker processes on this machine (needs electsim[dask]); the same results bit for bit."),
+    dask: Optional[str] = typer.Option(None, "--dask", metavar="ADDRESS", help=DASK_HELP),
 ) -> None:
     """Forecast past elections from their own polls and score the forecasts against the results: interval coverage, PIT, CRPS, Brier and log scores, for the sampling-only and the calibrated model side by side."""
     from .calibration import calibrate as run_calibration

@@ -135,6 +135,9 @@ class Cluster:
             raise
 
     def _check(self, timeout: float, say) -> None:
+        import distributed
+
+        warm_timeout = WARM_TIMEOUT_S
         try:
             self.client.wait_for_workers(1, timeout=timeout)
         except TimeoutError:
@@ -152,6 +155,12 @@ class Cluster:
                 "compiling the kernels on each (first time on a machine only)")
         futures = [self.client.submit(_warm_worker, workers=[w], allow_other_workers=False, pure=False,
                                       key=f"electsim-warm-{uuid.uuid4().hex}") for w in workers]
+        try:
+            distributed.wait(futures, timeout=warm_timeout)
+        except TimeoutError:
+            self.client.cancel(futures)
+            raise ClusterError(f"the Dask workers at {self.address} did not compile the kernels within "
+                               f"{warm_timeout:g} s") from None
         try:
             found = self.client.gather(futures, errors="raise", direct=False) if futures else []
         except Exception as exc:  # noqa: BLE001 (any failure of a worker: one line)

@@ -136,6 +136,14 @@ def test_an_unreachable_scheduler_is_one_line_not_a_hang():
     assert time.perf_counter() - start < 20
 
 
+def test_workers_that_do_not_finish_warming_are_one_line_not_a_hang(monkeypatch):
+    import simulator.cluster as cluster_module
+
+    monkeypatch.setattr(cluster_module, "WARM_TIMEOUT_S", 0.001)
+    with pytest.raises(ClusterError, match="did not compile the kernels within"):
+        Cluster("local:1")
+
+
 def test_cli_unreachable_scheduler_exits_2(monkeypatch):
     import simulator.cluster
 
@@ -154,6 +162,12 @@ def test_cli_version_mismatch_exits_2(monkeypatch):
     assert result.exit_code == 2
     last = result.stderr.strip().splitlines()[-1]
     assert "runs different versions: electsim" in last and "client 0.0.0-elsewhere" in last
+
+
+def test_cli_help_names_the_extra():
+    for command in ("simulate", "report", "sweep", "calibrate", "bench"):
+        text = " ".join(runner.invoke(app, [command, "--help"], terminal_width=200).output.split())
+        assert "electsim[dask]" in text, command
 
 
 @pytest.mark.parametrize("extra, text", [
@@ -178,6 +192,27 @@ def test_cli_simulate_and_sweep_with_dask_write_the_local_json(tmp_path):
             (doc.get("baseline") or doc)["settings"].pop("threads")
             outs.append(doc)
         assert outs[0] == outs[1]
+
+
+def test_cli_report_and_calibrate_with_dask_write_the_local_json(tmp_path):
+    history = [str(ROOT / "configs" / "history" / f) for f in ("estonia-2019.toml", "portugal-2019.toml")]
+    commands = {
+        "report": (["report", str(BELGRADE), "--runs", "50000", "--seed", "3", "--format", "json"],
+                   "report.json"),
+        "calibrate": (["calibrate", *history, "--runs", "500", "--seed", "2"], "calibration.json"),
+    }
+    for name, (args, filename) in commands.items():
+        outs = []
+        for extra in ([], ["--dask", "local:2"]):
+            out = tmp_path / f"{name}{len(extra)}"
+            out.mkdir()
+            target = ["--out", str(out)] if name == "report" else ["--json", str(out / filename)]
+            result = runner.invoke(app, [*args, *target, *extra])
+            assert result.exit_code == 0, result.stderr
+            doc = json.loads((out / filename).read_text())
+            doc.get("settings", {}).pop("threads", None)
+            outs.append(doc)
+        assert outs[0] == outs[1], name
 
 
 def test_without_dask_option_dask_is_not_imported():
