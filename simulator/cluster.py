@@ -178,6 +178,11 @@ class Cluster:
         """Worker threads in the cluster now."""
         return sum(w.get("nthreads", 1) for w in self.client.scheduler_info()["workers"].values()) or 1
 
+    def settings(self) -> dict:
+        """What a result records of the cluster it ran on: its workers and their threads."""
+        workers = self.client.scheduler_info()["workers"].values()
+        return {"threads": sum(w.get("nthreads", 1) for w in workers) or 1, "dask_workers": len(workers)}
+
     def ordered(self, fn: Callable, shared: Any, items: Iterable[tuple], window: int | None = None,
                 on_done: Callable[[int], None] | None = None) -> Iterator[Any]:
         """Run ``fn(shared, *item)`` for every item on the workers and yield the results in the

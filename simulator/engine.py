@@ -289,6 +289,8 @@ def simulate(
         if cluster is not None:
             waves.close()  # cancels what is still pending
     settings = run_settings(engine, tally.runs, seed, target_se)
+    if cluster is not None:  # where it ran: the cluster's threads, not this machine's
+        settings.update(cluster.settings())
     return result_from_tally(election, tally, seed, settings, engine.vote_model, analysis)
 
 

@@ -545,8 +545,11 @@ def sweep(election: Election, extra: list[Scenario] = (), runs: int | None = Non
             for f in ("share_units", "share_hist"):
                 totals[f][k] = totals[f][0]
     settings = {"runs": runs, "chunk_size": engine.chunk_size}
+    baseline = run_settings(engine, runs, seed, None)
+    if cluster is not None:  # where it ran: the cluster's threads, not this machine's
+        baseline.update(cluster.settings())
     results = [result_from_tally(v.election, _variant_tally(v, totals, k, runs), seed,
-                                 run_settings(engine, runs, seed, None) if k == 0 else settings,
+                                 baseline if k == 0 else settings,
                                  engine.vote_model) for k, v in enumerate(variants)]
     differences = {}
     for k, variant in enumerate(variants[1:], start=1):

@@ -41,11 +41,16 @@ def belgrade():
 
 
 def _same(a, b) -> bool:
-    """Equal results, bar the settings that say where they ran (threads)."""
+    """Equal results, bar the settings that say where they ran (threads, workers)."""
     a, b = a.to_json(), b.to_json()
-    a["settings"].pop("threads", None)
-    b["settings"].pop("threads", None)
+    for doc in (a, b):
+        _where(doc["settings"])
     return a == b
+
+
+def _where(settings: dict) -> None:
+    settings.pop("threads", None)
+    settings.pop("dask_workers", None)
 
 
 def test_addresses():
@@ -61,6 +66,7 @@ def test_two_workers_give_the_local_result_bit_for_bit(two, belgrade):
     # chunks of 4,096 runs: 16 waves, so that the workers share them out of order
     here = simulate(belgrade, runs=2_000_000, seed=9, chunk_size=4096, analysis=True)
     there = simulate(belgrade, runs=2_000_000, seed=9, chunk_size=4096, analysis=True, cluster=two)
+    assert there.to_json()["settings"]["dask_workers"] == 2 and there.to_json()["settings"]["threads"] == 2
     assert _same(here, there)
     assert there.runs == 2_000_000
 
@@ -114,8 +120,9 @@ def test_a_sweep_on_the_cluster_is_the_local_sweep(two, belgrade):
     here = sweep(belgrade, runs=300_000, seed=3, chunk_size=4096)
     there = sweep(belgrade, runs=300_000, seed=3, chunk_size=4096, cluster=two)
     a, b = here.to_json(), there.to_json()
-    a["baseline"]["settings"].pop("threads")
-    b["baseline"]["settings"].pop("threads")
+    assert b["baseline"]["settings"]["dask_workers"] == 2
+    _where(a["baseline"]["settings"])
+    _where(b["baseline"]["settings"])
     assert a == b and len(a["scenarios"]) == 4
 
 
@@ -189,7 +196,7 @@ def test_cli_simulate_and_sweep_with_dask_write_the_local_json(tmp_path):
                                          "--json", str(path), *extra])
             assert result.exit_code == 0, result.stderr
             doc = json.loads(path.read_text())
-            (doc.get("baseline") or doc)["settings"].pop("threads")
+            _where((doc.get("baseline") or doc)["settings"])
             outs.append(doc)
         assert outs[0] == outs[1]
 
@@ -210,7 +217,7 @@ def test_cli_report_and_calibrate_with_dask_write_the_local_json(tmp_path):
             result = runner.invoke(app, [*args, *target, *extra])
             assert result.exit_code == 0, result.stderr
             doc = json.loads((out / filename).read_text())
-            doc.get("settings", {}).pop("threads", None)
+            _where(doc.get("settings", {}))
             outs.append(doc)
         assert outs[0] == outs[1], name
 
