@@ -233,12 +233,18 @@ def district_seats_block(st, src, sb, nr, dv, ds, scratch):
     dsrc, drest, dseats, shares_scratch, dw = scratch
     st = district_shares(st, src, nr, dv, dsrc, drest, shares_scratch)
     allocate_districts_block(dsrc, drest, nr, ds, dw, dseats)
-    for i in range(src.shape[0]):
-        for r in range(nr):
-            sb[i, r] = 0.0
-            src[i, r] = 0.0
-        for d in range(dsrc.shape[0]):
-            for r in range(nr):
-                sb[i, r] += dseats[d, i, r]
-                src[i, r] += dsrc[d, i, r]
+    sum_districts(dseats, nr, sb)
+    sum_districts(dsrc, nr, src)
     return st
+
+
+@nb.njit(cache=True, error_model="numpy")
+def sum_districts(x, nr, out):
+    """out[i, r] = the sum over districts d of x[d, i, r], for the first nr runs: the national
+    seats or shares of a block from the districts'."""
+    for i in range(out.shape[0]):
+        for r in range(nr):
+            out[i, r] = 0.0
+        for d in range(x.shape[0]):
+            for r in range(nr):
+                out[i, r] += x[d, i, r]

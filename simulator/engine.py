@@ -35,7 +35,7 @@ from .results import Result, result_from_tally
 from .streams import chunk_states, fresh_seed, stream_state
 from .analysis import AnalysisSpec, analysis_block, analysis_scratch
 from .districts import district_scratch, district_seats_block, district_votes_record
-from .tally import MAX_RUNS, ChunkTally, Tally, TallySpec, tally_block, tally_districts
+from .tally import MAX_RUNS, Tally, TallySpec, chunk_tally, tally_block, tally_districts
 from .votes.draws import draw_shares, vote_scratch
 from .votes.model import VoteModel, build_vote_model
 
@@ -49,15 +49,7 @@ def _simulate_wave(states, chunk_runs, votes, seats, dvotes, dseats, aspec, spec
     add up to the same totals whichever thread ran which chunk."""
     for c in nb.prange(states.shape[0]):
         s = nb.get_thread_id()
-        t = ChunkTally(slots.seat_counts[s], slots.majority[s], slots.threshold[s],
-                       slots.coalition_majority[s], slots.coalition_seat_counts[s],
-                       slots.share_units[s], slots.share_hist[s], slots.district_seats[s],
-                       slots.district_any[s], slots.district_hist[s], slots.rank[s],
-                       slots.first_by_votes[s], slots.banzhaf[s], slots.shapley[s],
-                       slots.pivotal[s], slots.power_runs[s], slots.power_approximate[s],
-                       slots.vote_not_seat[s], slots.seat_not_vote[s], slots.last_won[s],
-                       slots.last_lost[s], slots.margin_hist[s], np.empty(BLOCK),
-                       np.empty((spec.thresholds.shape[0], BLOCK), np.int32))
+        t = chunk_tally(slots, s, np.empty(BLOCK), np.empty((spec.thresholds.shape[0], BLOCK), np.int32))
         _simulate_chunk(states[c], chunk_runs[c], votes, seats, dvotes, dseats, aspec, spec, t,
                         record_votes[c], record_seats[c])
 

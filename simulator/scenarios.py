@@ -29,12 +29,12 @@ from .allocation import district_rules, kernel_rules
 from .allocation.districts import DistrictStage, allocate_districts_block
 from .allocation.kernels import BLOCK, SeatStage, allocate_stage, block_work
 from .config import Election, Scenario, config_document, dates_back, parse_config
-from .districts import district_scratch, district_shares, district_votes_record
+from .districts import district_scratch, district_shares, district_votes_record, sum_districts
 from .engine import Engine, check_options, run_settings, threshold_base, wave_plan
 from .errors import ConfigError, InputError
 from .results import Result, result_from_tally
 from .streams import chunk_states, fresh_seed, stream_state
-from .tally import ChunkTally, Tally, TallySpec, tally_block, tally_districts, tally_seats_block
+from .tally import Tally, TallySpec, chunk_tally, tally_block, tally_districts, tally_seats_block
 from .votes.draws import draw_shares, vote_scratch
 
 SWEEP_COMPILE_NOTE = "compiling the sweep kernels (first sweep only, about 20 s on 2 cores)"
@@ -270,16 +270,17 @@ def _sweep_wave(states, chunk_runs, votes, dv, var, slots, diffs):
         _sweep_chunk(states[c], chunk_runs[c], votes, dv, var, slots, s * n_v, diffs[s])
 
 
-@nb.njit(cache=True)
-def _slot_tally(slots, x, cs, bins):
-    return ChunkTally(slots.seat_counts[x], slots.majority[x], slots.threshold[x],
-                      slots.coalition_majority[x], slots.coalition_seat_counts[x],
-                      slots.share_units[x], slots.share_hist[x], slots.district_seats[x],
-                      slots.district_any[x], slots.district_hist[x], slots.rank[x],
-                      slots.first_by_votes[x], slots.banzhaf[x], slots.shapley[x],
-                      slots.pivotal[x], slots.power_runs[x], slots.power_approximate[x],
-                      slots.vote_not_seat[x], slots.seat_not_vote[x], slots.last_won[x],
-                      slots.last_lost[x], slots.margin_hist[x], cs, bins)
+@nb.njit(cache=True, error_model="numpy")
+def _gather_slots(x, slot, nr, out):
+    """A variant's votes from the baseline's (lists x runs, first nr runs): list i's into row
+    ``slot[i]`` of ``out`` (merged lists add up in their first member's row; other rows 0)."""
+    for i in range(out.shape[0]):
+        for r in range(nr):
+            out[i, r] = 0.0
+    for i in range(x.shape[0]):
+        k = slot[i]
+        for r in range(nr):
+            out[k, r] += x[i, r]
 
 
 @nb.njit(cache=True, error_model="numpy")
@@ -303,7 +304,7 @@ def _sweep_chunk(words, runs, votes, dv, var, slots, first, diffs):
     coal = np.zeros(BLOCK, np.float32)
     cs = np.empty(BLOCK)
     bins = np.empty((n, BLOCK), np.int32)
-    tallies = [_slot_tally(slots, first + v, cs, bins) for v in range(n_v)]
+    tallies = [chunk_tally(slots, first + v, cs, bins) for v in range(n_v)]
     identity = np.ones(n_v, np.bool_)  # the variant's lists are the baseline's: no gathering
     for v in range(n_v):
         for i in range(n):
@@ -314,44 +315,22 @@ def _sweep_chunk(words, runs, votes, dv, var, slots, first, diffs):
         st = draw_shares(st, votes, scratch, nr, src)
         if dv.active:  # the national shares become the districts' sums, as in the engine
             st = district_shares(st, src, nr, dv, dsrc, drest, dshares)
-            for i in range(n):
-                for r in range(nr):
-                    src[i, r] = 0.0
-                for d in range(n_d):
-                    for r in range(nr):
-                        src[i, r] += dsrc[d, i, r]
+            sum_districts(dsrc, nr, src)
         for v in range(n_v):
             t = tallies[v]
             vs = src
             if not identity[v]:
                 vs = vsrc
-                for i in range(n):  # the variant's votes: each list's into its slot
-                    for r in range(nr):
-                        vsrc[i, r] = 0.0
-                for i in range(n):
-                    k = var.slot[v, i]
-                    for r in range(nr):
-                        vsrc[k, r] += src[i, r]
+                _gather_slots(src, var.slot[v], nr, vsrc)  # the variant's votes: each list's into its slot
             if dv.active:
                 for d in range(n_d):
-                    for i in range(n):
-                        for r in range(nr):
-                            vdsrc[d, i, r] = 0.0
-                    for i in range(n):
-                        k = var.slot[v, i]
-                        for r in range(nr):
-                            vdsrc[d, k, r] += dsrc[d, i, r]
+                    _gather_slots(dsrc[d], var.slot[v], nr, vdsrc[d])
                 ds = DistrictStage(var.dseats[v], var.dthresholds[v], var.national, var.method[v],
                                    var.minority[v], var.exempt[v], var.cnum[v], var.cden[v],
                                    var.dfex[v], var.dblocked[v])
                 allocate_districts_block(vdsrc, drest, nr, ds, dw, dseats)
                 sb = work[0][2]
-                for i in range(n):
-                    for r in range(nr):
-                        sb[i, r] = 0.0
-                    for d in range(n_d):
-                        for r in range(nr):
-                            sb[i, r] += dseats[d, i, r]
+                sum_districts(dseats, nr, sb)
                 tally_districts(dseats, nr, t)
             else:
                 ss = SeatStage(var.base[v], var.seats[v], var.method[v], var.thresholds[v],

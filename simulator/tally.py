@@ -162,6 +162,20 @@ ChunkTally = namedtuple("ChunkTally", (
 ))
 
 
+@nb.njit(cache=True)
+def chunk_tally(slots, x, cs, bins):
+    """The :data:`ChunkTally` of slot ``x`` of ``slots`` (a record of arrays with a leading slot
+    axis, fields as ChunkTally's), with the scratch arrays ``cs`` and ``bins``."""
+    return ChunkTally(slots.seat_counts[x], slots.majority[x], slots.threshold[x],
+                      slots.coalition_majority[x], slots.coalition_seat_counts[x],
+                      slots.share_units[x], slots.share_hist[x], slots.district_seats[x],
+                      slots.district_any[x], slots.district_hist[x], slots.rank[x],
+                      slots.first_by_votes[x], slots.banzhaf[x], slots.shapley[x],
+                      slots.pivotal[x], slots.power_runs[x], slots.power_approximate[x],
+                      slots.vote_not_seat[x], slots.seat_not_vote[x], slots.last_won[x],
+                      slots.last_lost[x], slots.margin_hist[x], cs, bins)
+
+
 @nb.njit(cache=True, error_model="numpy")
 def tally_block(src, sb, nr, spec, t):
     """Add the first nr runs of a block (vote shares ``src`` and seats ``sb``, lists x runs) to a
@@ -190,21 +204,10 @@ def _tally(src, sb, nr, thresholds, base, members, counts, hist, threshold, shar
         into = bins[i]
         for r in range(0, nr, SHARE_THIN):
             into[r // SHARE_THIN] = np.int32(row[r] * SHARE_BINS)
-    for r in range(nr):  # run by run: the lists' counters are independent, so no store waits on another
-        for i in range(n):
-            counts[i, np.int64(sb[i, r])] += 1
     for r in range((nr + SHARE_THIN - 1) // SHARE_THIN):
         for i in range(n):
             hist[i, bins[i, r]] += 1
-    for k in range(members.shape[0]):
-        for r in range(nr):
-            cs[r] = 0.0
-        for i in range(n):
-            if members[k, i]:
-                for r in range(nr):
-                    cs[r] += sb[i, r]
-        for r in range(nr):
-            coalition_counts[k, np.int64(cs[r])] += 1
+    _count_seats(sb, nr, members, counts, coalition_counts, cs)
 
 
 @nb.njit(cache=True, error_model="numpy")
@@ -226,7 +229,14 @@ def _tally_seats(src, sb, nr, thresholds, base, members, counts, threshold, coal
             v = src[i, r]
             passed += (v > 0.0) & (v * 100.0 >= thr)
         threshold[i] += passed
-    for r in range(nr):
+    _count_seats(sb, nr, members, counts, coalition_counts, cs)
+
+
+@nb.njit(cache=True, error_model="numpy")
+def _count_seats(sb, nr, members, counts, coalition_counts, cs):
+    """Each list's and coalition's seat distribution from the first nr runs of ``sb``."""
+    n = sb.shape[0]
+    for r in range(nr):  # run by run: the lists' counters are independent, so no store waits on another
         for i in range(n):
             counts[i, np.int64(sb[i, r])] += 1
     for k in range(members.shape[0]):
