@@ -34,7 +34,7 @@ from typing import Any
 from .errors import InputError
 
 CONNECT_TIMEOUT_S = 10.0  # to reach a scheduler, and for it to have a worker
-WARM_TIMEOUT_S = 900.0  # for every worker to compile the kernels (about 60 s on 2 cores)
+WARM_TIMEOUT_S = 900.0  # for every worker to compile the kernels (about 100 s on 2 cores)
 _RUN_LOCK = threading.Lock()  # one wave at a time in a worker process
 
 

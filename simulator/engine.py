@@ -111,7 +111,7 @@ def check_options(runs: int | None = None, seed: int | None = None, threads: int
 
 def compiled(kernel=None) -> bool:
     """Whether numba's cache already holds the compiled simulation (else the first simulation
-    compiles it: about 40 s on a 2-core machine, once), or the compiled ``kernel`` (a numba
+    compiles it: about 75 s on a 2-core machine, once), or the compiled ``kernel`` (a numba
     function, e.g. the sweep's)."""
     try:  # an index of compiled versions for the source as it is now (empty when stale)
         return bool((kernel or _simulate_wave)._cache._cache_file._load_index())
@@ -119,7 +119,7 @@ def compiled(kernel=None) -> bool:
         return True
 
 
-COMPILE_NOTE = "compiling the simulation kernels (first run only, about 40 s on 2 cores)"
+COMPILE_NOTE = "compiling the simulation kernels (first run only, about 75 s on 2 cores)"
 
 
 def warm(say: Callable[[str], None] | None = None, load: bool = False) -> bool:

@@ -37,7 +37,7 @@ from .streams import chunk_states, fresh_seed, stream_state
 from .tally import Tally, TallySpec, chunk_tally, tally_block, tally_districts, tally_seats_block
 from .votes.draws import draw_shares, vote_scratch
 
-SWEEP_COMPILE_NOTE = "compiling the sweep kernels (first sweep only, about 20 s on 2 cores)"
+SWEEP_COMPILE_NOTE = "compiling the sweep kernels (first sweep only, about 25 s on 2 cores)"
 ELECTION_KEYS = {"method", "threshold", "threshold_base", "minority_exempt", "minority_coefficient",
                  "seats", "majority", "blocking_minority"}
 PARTY_KEYS = {"threshold", "minority"}
