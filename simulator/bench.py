@@ -563,8 +563,14 @@ def plot_scaling(scaling: dict, path) -> None:
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("million allocations / s")
     fig.suptitle("electsim allocation kernel scaling (D'Hondt; 14 lists / 110 seats unless varied)")
-    fig.savefig(path, dpi=120)
+    import io
+
+    from .files import write_atomic
+
+    buf = io.BytesIO()
+    fig.savefig(buf, dpi=120, format="png")
     plt.close(fig)
+    write_atomic(path, buf.getvalue())
 
 
 def machine_info() -> dict:

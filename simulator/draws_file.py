@@ -4,7 +4,7 @@ The file is a NumPy ``.npz`` (a zip of ``.npy`` arrays; ``np.load`` reads it, as
 reader with an ``.npy`` parser):
 
 * ``shares``: runs x lists, float32: each list's share of the valid votes;
-* ``seats``: runs x lists, int16;
+* ``seats``: runs x lists, int16 (int32 when the election has more than 32,767 seats);
 * ``parties``: the lists' ids, in column order.
 
 Runs are in chunk order, so the file is the same for the same config and seed. It is streamed:
@@ -23,24 +23,35 @@ from pathlib import Path
 
 import numpy as np
 
-BYTES_PER_CELL = 4 + 2  # float32 share + int16 seats
+from .errors import InputError
+
+def seat_dtype(seats: int) -> np.dtype:
+    """The smallest integer type that holds every seat count of an election of ``seats`` seats."""
+    return np.dtype(np.int16 if seats <= np.iinfo(np.int16).max else np.int32)
 
 
-def draws_size(runs: int, lists: int) -> int:
-    """Bytes a draws file of ``runs`` runs and ``lists`` lists takes (arrays only)."""
-    return runs * lists * BYTES_PER_CELL
+def draws_size(runs: int, lists: int, seats: int = 0) -> int:
+    """Bytes a draws file of ``runs`` runs and ``lists`` lists takes (arrays only): a float32
+    share and a seat count (:func:`seat_dtype`) per cell."""
+    return runs * lists * (4 + seat_dtype(seats).itemsize)
 
 
 class DrawsWriter:
     """Collects waves of recorded runs (:meth:`add`), then writes the file (:meth:`close`)."""
 
-    def __init__(self, path: str | Path, runs: int, ids: tuple[str, ...]):
+    def __init__(self, path: str | Path, runs: int, ids: tuple[str, ...], seats: int = 0):
+        from .files import _PREFIX
+
         self.path = Path(path)
         self.ids = ids
-        self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.path.name}.", dir=self.path.parent or "."))
+        try:
+            self.tmp = Path(tempfile.mkdtemp(prefix=_PREFIX, dir=self.path.parent or "."))
+        except OSError as exc:
+            raise InputError(f"{self.path}: cannot write in {self.path.parent} "
+                             f"({exc.strerror})") from None
         shape = (runs, len(ids))
         self.shares = np.lib.format.open_memmap(self.tmp / "shares.npy", "w+", np.float32, shape)
-        self.seats = np.lib.format.open_memmap(self.tmp / "seats.npy", "w+", np.int16, shape)
+        self.seats = np.lib.format.open_memmap(self.tmp / "seats.npy", "w+", seat_dtype(seats), shape)
         self.done = 0
 
     def add(self, votes: np.ndarray, seats: np.ndarray, chunk_runs: np.ndarray) -> None:
@@ -50,10 +61,14 @@ class DrawsWriter:
             self.seats[self.done: self.done + n] = seats[c, :n]
             self.done += int(n)
 
-    def close(self) -> None:
-        """Zip the arrays (cut to the runs done) into the target, atomically."""
-        from .report import atomic_path
+    def close(self, outputs=None) -> None:
+        """Zip the arrays (cut to the runs done) into the target, atomically; with ``outputs``
+        (a :class:`simulator.files.Outputs`), into a temporary file that joins that set instead,
+        to be put in place with the command's other outputs."""
+        from .files import Outputs, temporary_beside
 
+        own = outputs is None
+        outputs = Outputs() if own else outputs
         try:
             arrays = {"shares": self.shares, "seats": self.seats}
             if self.done < self.shares.shape[0]:  # stopped early (--target-se)
@@ -62,11 +77,16 @@ class DrawsWriter:
                 for a in arrays.values():
                     a.flush()
             np.save(self.tmp / "parties.npy", np.array(self.ids))
-            with atomic_path(self.path) as out, zipfile.ZipFile(out, "w", zipfile.ZIP_STORED,
-                                                                 allowZip64=True) as z:
+            out = temporary_beside(self.path)
+            outputs.add_file(self.path, out)
+            with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED, allowZip64=True) as z:
                 for name in ("shares", "seats", "parties"):
                     z.write(self.tmp / f"{name}.npy", f"{name}.npy")
+            if own:
+                outputs.commit()
         finally:
+            if own:
+                outputs.abort()
             self.abort()
 
     def _cut(self, name: str, a: np.memmap) -> np.memmap:
