@@ -34,6 +34,21 @@ _ID_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 _COLOR_RE = re.compile(r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")
 # Polls are rounded: shares within this many points of 100 are normalised, further off is an error.
 SHARE_SUM_TOLERANCE = 0.5
+MAX_RUNS = 2**39  # the tallies' integer share sums have room for this many runs (tally.py)
+# Sizes that set memory or time have bounds (README, "Limits"): every tally keeps a seat
+# distribution per list (seats + 1 counters), so seats are bounded; vote counts are people, and
+# below 1e12 every sum of them is exact in a float64; polls and past results more than these many
+# days before the election say nothing a forecast can use (and the house-effect fit's time axis
+# must stay short).
+MAX_SEATS = 100_000
+MAX_VOTES = 1e12
+MAX_POLL_AGE_DAYS = 3653  # 10 years
+MAX_PAST_RESULT_AGE_DAYS = 10958  # 30 years
+# A sample size above this is more respondents than any poll has had: warned as a likely typo.
+PLAUSIBLE_SAMPLE_SIZE = 1_000_000
+QUOTA = "quota"  # a threshold of one seat's worth of votes (the Hare quota), as the Dutch law has it
+# What each command needs of a config; the rest is checked too, but its mistakes are warnings.
+ALLOCATE_SECTIONS = frozenset({"election", "party", "district", "result"})
 
 
 @dataclass(frozen=True)
@@ -61,6 +76,7 @@ class Rules:
     minority_coefficient: float = 1.0
     blocking_minority: int | None = None  # seats that block a qualified-majority vote, if any
     threshold_scope: str = "national"  # with districts: lists qualify on national or district votes
+    threshold_quota: bool = False  # threshold = "quota": one seat's worth (of a district's, by scope)
 
     @property
     def coefficient_fraction(self) -> Fraction:
@@ -96,6 +112,7 @@ class District:
     name: str
     seats: int
     threshold: float | None = None  # percent, with threshold_scope = "district"; None: the election's
+    threshold_quota: bool = False  # its threshold was written "quota"
 
 
 @dataclass(frozen=True)
@@ -218,6 +235,14 @@ class Election:
     def party_ids(self) -> tuple[str, ...]:
         return tuple(p.id for p in self.parties)
 
+    def input_files(self) -> list[Path]:
+        """Every file this election was read from: the config and the CSVs it names (outputs
+        must not overwrite them)."""
+        here = Path(self.path).parent
+        named = [self.result.district_file if self.result else None,
+                 self.baseline.file if self.baseline else None]
+        return [Path(self.path)] + [here / f for f in named if f]
+
     def party(self, party_id: str) -> Party:
         for p in self.parties:
             if p.id == party_id:
@@ -225,11 +250,16 @@ class Election:
         raise KeyError(party_id)
 
 
-def load_config(path: str | Path) -> Election:
-    """Read and check an election config file; raise ConfigError on the first mistake."""
+def load_config(path: str | Path, sections: frozenset[str] | None = None) -> Election:
+    """Read and check an election config file; raise ConfigError on the first mistake. With
+    ``sections`` (e.g. :data:`ALLOCATE_SECTIONS`), only mistakes in those top-level tables are
+    errors; the others' become warnings (a command that does not use the polls does not fail
+    over one)."""
     path = Path(path)
     try:
-        text = path.read_bytes().decode("utf-8")
+        raw = path.read_bytes()
+        # a byte-order mark (some Windows editors write one) is not part of the TOML
+        text = raw.decode("utf-8-sig")
     except FileNotFoundError:
         raise ConfigError(path, None, "no such file") from None
     except IsADirectoryError:
@@ -239,12 +269,14 @@ def load_config(path: str | Path) -> Election:
     except UnicodeDecodeError:
         raise ConfigError(path, None, "not UTF-8 text") from None
     if path.suffix.lower() == ".json":  # a report.json: re-run the config recorded in its settings
-        return parse_config(_config_from_report(path, text), path)
+        return parse_config(_config_from_report(path, text), path, sections)
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(path, None, f"malformed TOML: {exc}") from None
-    return parse_config(data, path)
+    except RecursionError:
+        raise ConfigError(path, None, "malformed TOML: arrays or tables nested too deeply") from None
+    return parse_config(data, path, sections)
 
 
 def _config_from_report(path: Path, text: str) -> dict:
@@ -253,25 +285,34 @@ def _config_from_report(path: Path, text: str) -> dict:
     try:
         doc = json.loads(text)
         data = doc["settings"]["config"]
+    except RecursionError:
+        raise ConfigError(path, None, "malformed JSON: nested too deeply") from None
     except (ValueError, KeyError, TypeError):
         raise ConfigError(path, "settings.config", "a JSON config must be a report.json or "
                           "simulate --json file with its settings") from None
+    if not isinstance(data, dict):
+        raise ConfigError(path, "settings.config", "must be a table (a JSON object) of the config's "
+                          "sections" + shown_value(data))
     return dates_back(data, path)
 
 
 def dates_back(data: dict, path) -> dict:
-    """A config document's ISO date strings (:func:`config_document`) turned back into dates."""
+    """A config document's ISO date strings (:func:`config_document`) turned back into dates;
+    anything of the wrong shape is left for :func:`parse_config` to name."""
 
-    def to_date(table: dict, key: str) -> None:
-        if isinstance(table.get(key), str):
+    def to_date(table, key: str, where: str) -> None:
+        if isinstance(table, dict) and isinstance(table.get(key), str):
             try:
                 table[key] = dt.date.fromisoformat(table[key])
             except ValueError:
-                raise ConfigError(path, f"settings.config.{key}", "not an ISO date") from None
+                raise ConfigError(path, f"settings.config.{where}", "not an ISO date"
+                                  + shown_value(table[key])) from None
 
-    to_date(data.get("election") or {}, "date")
-    for row in (data.get("poll") or []) + (data.get("past_result") or []):
-        to_date(row, "date")
+    to_date(data.get("election"), "date", "election.date")
+    for section in ("poll", "past_result"):
+        rows = data.get(section)
+        for i, row in enumerate(rows if isinstance(rows, list) else []):
+            to_date(row, "date", f"{section}[{i}].date")
     return data
 
 
@@ -280,7 +321,7 @@ def config_document(election: Election) -> dict:
     model value effective), such that ``parse_config`` of it gives the same simulation."""
     r = election.rules
     el = {"name": election.name, "seats": r.seats, "majority": r.majority, "method": r.method,
-          "threshold": r.threshold, "threshold_base": r.threshold_base,
+          "threshold": QUOTA if r.threshold_quota else r.threshold, "threshold_base": r.threshold_base,
           "minority_exempt": r.minority_exempt, "minority_coefficient": r.minority_coefficient,
           "threshold_scope": r.threshold_scope}
     if election.date:
@@ -312,7 +353,9 @@ def config_document(election: Election) -> dict:
         doc["scenario"] = [{"name": sc.name, **sc.overrides} for sc in election.scenarios]
     here = Path(election.path).parent  # files named as the config names them, made absolute
     if election.districts:
-        doc["district"] = [{k: v for k, v in dataclasses.asdict(d).items() if v is not None}
+        doc["district"] = [{"id": d.id, "name": d.name, "seats": d.seats,
+                            **({"threshold": QUOTA if d.threshold_quota else d.threshold}
+                               if d.threshold is not None else {})}
                            for d in election.districts]
     if election.baseline is not None:
         doc["baseline"] = {"district_votes": str((here / election.baseline.file).resolve()),
@@ -331,9 +374,23 @@ def config_document(election: Election) -> dict:
     return doc
 
 
-def parse_config(data: dict[str, Any], path: str | Path = "<config>") -> Election:
-    """Check an already-parsed TOML document (a dict) and build an Election."""
+def parse_config(data: dict[str, Any], path: str | Path = "<config>",
+                 sections: frozenset[str] | None = None) -> Election:
+    """Check an already-parsed TOML document (a dict) and build an Election. With ``sections``,
+    a mistake in a top-level table not among them is a warning and the table is left out (see
+    :func:`load_config`)."""
     c = _Checker(path)
+    ignored: list[str] = []
+
+    def section(name: str, parse, default):
+        if sections is None or name in sections:
+            return parse()
+        try:
+            return parse()
+        except ConfigError as exc:
+            ignored.append(f"{exc} (this command does not use [{name}]: ignored)")
+            return default
+
     c.no_unknown(data, "", {"election", "party", "result", "poll", "past_result", "model", "simulation",
                             "coalition", "district", "baseline", "scenario"})
     el = c.table(data, "election", required=True)
@@ -345,11 +402,14 @@ def parse_config(data: dict[str, Any], path: str | Path = "<config>") -> Electio
             "minority_exempt", "minority_coefficient", "blocking_minority", "threshold_scope",
         },
     )
-    seats = c.integer(el, "election.seats", required=True, low=1)
+    seats = c.integer(el, "election.seats", required=True, low=1, high=MAX_SEATS)
     majority = c.integer(el, "election.majority", default=seats // 2 + 1, low=1, high=seats)
     blocking = c.integer(el, "election.blocking_minority", default=None, low=1, high=seats)
     method = c.choice(el, "election.method", METHODS, default="dhondt")
-    threshold = c.number(el, "election.threshold", default=0.0, low=0.0, high_open=100.0)
+    quota = el.get("threshold") == QUOTA
+    threshold = (quota_threshold(seats) if quota else
+                 c.number(el, "election.threshold", default=0.0, low=0.0, high_open=100.0,
+                          what=f'a number or "{QUOTA}"'))
     base = c.choice(el, "election.threshold_base", THRESHOLD_BASES, default="valid")
     rules = Rules(
         seats=seats,
@@ -363,6 +423,7 @@ def parse_config(data: dict[str, Any], path: str | Path = "<config>") -> Electio
         ),
         blocking_minority=blocking,
         threshold_scope=c.choice(el, "election.threshold_scope", THRESHOLD_SCOPES, default="national"),
+        threshold_quota=quota,
     )
     name = c.string(el, "election.name", default=Path(str(path)).stem)
     date = c.date(el, "election.date")
@@ -371,14 +432,14 @@ def parse_config(data: dict[str, Any], path: str | Path = "<config>") -> Electio
     ids = [p.id for p in parties]
     districts = _parse_districts(c, data, rules)
     result = _parse_result(c, data, ids, rules, districts)
-    baseline = _parse_baseline(c, data, ids, districts)
-    polls = _parse_polls(c, data, ids, date)
-    past_results = _parse_past_results(c, data, ids, date)
-    model = _parse_model(c, data)
-    simulation = _parse_simulation(c, data)
-    coalitions = _parse_coalitions(c, data, ids)
-    warnings = _likely_mistakes(path, rules, parties, model, data)
-    scenarios = _parse_scenarios(c, data)
+    baseline = section("baseline", lambda: _parse_baseline(c, data, ids, districts), None)
+    polls = section("poll", lambda: _parse_polls(c, data, ids, date), [])
+    past_results = section("past_result", lambda: _parse_past_results(c, data, ids, date), [])
+    model = section("model", lambda: _parse_model(c, data), Model())
+    simulation = section("simulation", lambda: _parse_simulation(c, data), Simulation())
+    coalitions = section("coalition", lambda: _parse_coalitions(c, data, ids), [])
+    warnings = _likely_mistakes(path, rules, parties, model, data, polls) + ignored
+    scenarios = section("scenario", lambda: _parse_scenarios(c, data), [])
     return Election(
         path=str(path),
         name=name,
@@ -398,17 +459,22 @@ def parse_config(data: dict[str, Any], path: str | Path = "<config>") -> Electio
     )
 
 
-def _likely_mistakes(path, rules: Rules, parties: list[Party], model: Model, data: dict) -> list[str]:
+def _likely_mistakes(path, rules: Rules, parties: list[Party], model: Model, data: dict,
+                     polls: list[Poll]) -> list[str]:
     """Values that are allowed but probably not meant: one sentence each, naming file and key."""
     out = []
     where = str(path)
-    for key, value in [("election.threshold", rules.threshold)] + [
+    for i, poll in enumerate(polls):
+        if poll.sample_size > PLAUSIBLE_SAMPLE_SIZE:
+            out.append(f"{where}: {_poll_label(i, {'firm': poll.firm, 'date': poll.date})}.sample_size "
+                       f"= {poll.sample_size:g} is more respondents than any poll has had (a typo?); "
+                       "it makes this poll outweigh every other")
+    for key, value in ([] if rules.threshold_quota else [("election.threshold", rules.threshold)]) + [
             (f"party {p.id!r}.threshold", p.threshold) for p in parties if p.threshold is not None]:
         if 0.0 < value < 1.0:
             out.append(f"{where}: {key} = {value:g} is in percent: {value:g} % is a tiny threshold; "
                        f"for {100 * value:g} % write {100 * value:g}")
-    given = data.get("model") or {}
-    polls = data.get("poll") or []
+    given = data.get("model") if isinstance(data.get("model"), dict) else {}
     if given.get("design_effect") == "estimate" and len(polls) < 3:
         out.append(f'{where}: model.design_effect = "estimate" needs at least 3 polls (got '
                    f"{len(polls)}); the design effect is 1")
@@ -445,7 +511,7 @@ def _parse_parties(c: _Checker, data: dict) -> list[Party]:
                 minority=c.boolean(row, f"{key}.minority", default=False),
                 threshold=c.number(row, f"{key}.threshold", default=None, low=0.0, high_open=100.0),
                 color=color,
-                others_weight=c.number(row, f"{key}.others_weight", default=1.0, low=0.0),
+                others_weight=c.number(row, f"{key}.others_weight", default=1.0, low=0.0, high=1e6),
             )
         )
     return parties
@@ -492,13 +558,16 @@ def _parse_districts(c: _Checker, data: dict, rules: Rules) -> list[District]:
         if did in seen:
             c.fail(f"{key}.id", "duplicate district id", did)
         seen.add(did)
-        threshold = c.number(row, f"{key}.threshold", default=None, low=0.0, high_open=100.0)
+        seats = c.integer(row, f"{key}.seats", required=True, low=1, high=MAX_SEATS)
+        quota = row.get("threshold") == QUOTA
+        threshold = (quota_threshold(seats) if quota else
+                     c.number(row, f"{key}.threshold", default=None, low=0.0, high_open=100.0,
+                              what=f'a number or "{QUOTA}"'))
         if threshold is not None and rules.threshold_scope != "district":
             c.fail(f"{key}.threshold", 'a district threshold needs election.threshold_scope = "district"',
-                   threshold)
-        out.append(District(id=did, name=c.string(row, f"{key}.name", default=did),
-                            seats=c.integer(row, f"{key}.seats", required=True, low=1),
-                            threshold=threshold))
+                   row["threshold"])
+        out.append(District(id=did, name=c.string(row, f"{key}.name", default=did), seats=seats,
+                            threshold=threshold, threshold_quota=quota))
     if out:
         total = sum(d.seats for d in out)
         if total != rules.seats:
@@ -543,11 +612,11 @@ def _parse_result(c: _Checker, data: dict, ids: list[str], rules: Rules,
     for pid in votes_tbl:
         key = f"result.votes.{pid}"
         if pid == OTHERS:  # lists the config does not name: in the base, never seated
-            other_votes = c.number(votes_tbl, key, required=True, low=0.0)
+            other_votes = c.number(votes_tbl, key, required=True, low=0.0, high=MAX_VOTES)
             continue
         if pid not in ids:
             c.fail(key, f"unknown party id (not in any [[party]], nor '{OTHERS}')", pid)
-        votes[pid] = c.number(votes_tbl, key, required=True, low=0.0)
+        votes[pid] = c.number(votes_tbl, key, required=True, low=0.0, high=MAX_VOTES)
     for pid in ids:  # a list with no entry got no votes
         votes.setdefault(pid, 0.0)
     if sum(votes.values()) <= 0:
@@ -555,7 +624,7 @@ def _parse_result(c: _Checker, data: dict, ids: list[str], rules: Rules,
     if districts:
         c.fail("result.votes", "with [[district]] tables, give result.district_votes", None)
     total = sum(votes.values()) + other_votes
-    votes_cast = c.number(res, "result.votes_cast", default=None, low=0.0)
+    votes_cast = c.number(res, "result.votes_cast", default=None, low=0.0, high=MAX_VOTES)
     if votes_cast is not None and votes_cast < total:
         c.fail("result.votes_cast", f"smaller than the sum of list votes ({_fmt(total)})", votes_cast)
     if rules.threshold_base == "cast" and votes_cast is None:
@@ -601,6 +670,16 @@ def _parse_baseline(c: _Checker, data: dict, ids: list[str], districts: list[Dis
         if pid not in mapping and pid in parties and pid not in used:
             mapping[pid] = (pid,)
             used[pid] = pid
+    from .districts import baseline_shares
+
+    shares, _ = baseline_shares(votes, rest, parties, mapping, ids)
+    if (shares[:, :-1].sum(axis=0) > 0).all() and (shares[:, :-1].sum(axis=1) <= 0).any():
+        # no list is new to the baseline (a new list gets its national share everywhere), and a
+        # district has no votes for any of them: its seats could never be filled by a swing
+        empty = [d.id for d, row in zip(districts, shares) if row[:-1].sum() <= 0]
+        c.fail("baseline.district_votes", f"district {empty[0]!r} has no votes for any list of the "
+               "config (only for lists none of them continues, others or blank): a swing from it "
+               "gives its seats to nobody", None)
     return Baseline(file=base["district_votes"], parties=tuple(parties), votes=votes, rest=rest,
                     mapping=mapping)
 
@@ -638,11 +717,15 @@ def _parse_polls(c: _Checker, data: dict, ids: list[str], election_date: dt.date
     for i, row in enumerate(rows):
         key = _poll_label(i, row)
         c.no_unknown(row, key, {"firm", "date", "sample_size", "shares"})
-        n = c.number(row, f"{key}.sample_size", required=True, low_open=0.0)
+        n = c.number(row, f"{key}.sample_size", required=True, low_open=0.0, high=MAX_VOTES)
         shares, given = _parse_shares(c, row, key, ids)
         date = c.date(row, f"{key}.date")
         if date is not None and election_date is not None and date > election_date:
             c.fail(f"{key}.date", f"is after the election ({election_date})", date)
+        if date is not None and election_date is not None and (
+                (election_date - date).days > MAX_POLL_AGE_DAYS):
+            c.fail(f"{key}.date", f"is more than {MAX_POLL_AGE_DAYS} days (10 years) before the "
+                   f"election ({election_date})", date)
         polls.append(
             Poll(
                 firm=c.string(row, f"{key}.firm", default=f"poll {i + 1}"),
@@ -652,6 +735,11 @@ def _parse_polls(c: _Checker, data: dict, ids: list[str], election_date: dt.date
                 given=given,
             )
         )
+    dated = [(p.date, i) for i, p in enumerate(polls) if p.date is not None]
+    if election_date is None and dated and (max(dated)[0] - min(dated)[0]).days > MAX_POLL_AGE_DAYS:
+        i = min(dated)[1]
+        c.fail(f"{_poll_label(i, rows[i])}.date", f"is more than {MAX_POLL_AGE_DAYS} days (10 years) "
+               f"before the newest poll ({max(dated)[0]})", polls[i].date)
     return polls
 
 
@@ -667,6 +755,9 @@ def _parse_past_results(c: _Checker, data: dict, ids: list[str],
             c.fail(f"{key}.date", "missing required key", None)
         if election_date is not None and date >= election_date:
             c.fail(f"{key}.date", f"must be before the election ({election_date})", date)
+        if election_date is not None and (election_date - date).days > MAX_PAST_RESULT_AGE_DAYS:
+            c.fail(f"{key}.date", f"is more than {MAX_PAST_RESULT_AGE_DAYS} days (30 years) before "
+                   f"the election ({election_date})", date)
         shares, given = _parse_shares(c, row, key, ids)
         out.append(PastResult(date=date, shares=shares, given=given))
     return out
@@ -717,13 +808,14 @@ def _parse_model(c: _Checker, data: dict) -> Model:
         deff = c.number({"design_effect": deff}, "model.design_effect", required=True,
                         low_open=0.0)
     return Model(
-        prior=c.number(m, "model.prior", default=0.5, low_open=0.0),
+        prior=c.number(m, "model.prior", default=0.5, low_open=0.0, high=1e6),
         design_effect=deff,
         pooling=c.choice(m, "model.pooling", POOLINGS, default="pooled"),
         half_life_days=c.number(m, "model.half_life_days", default=0.0, low=0.0),
         invalid_share=c.number(m, "model.invalid_share", default=0.0, low=0.0, high_open=100.0),
         others=c.choice(m, "model.others", OTHERS_MODES, default="split"),
-        others_concentration=c.number(m, "model.others_concentration", default=10.0, low_open=0.0),
+        others_concentration=c.number(m, "model.others_concentration", default=10.0, low_open=0.0,
+                                      high=1e9),
         unnamed_share=c.number(m, "model.unnamed_share", default=1.0, low=0.0, high=100.0),
         swing=c.choice(m, "model.swing", SWINGS, default="proportional"),
         district_noise=c.number(m, "model.district_noise", default=0.1, low=0.0, high=0.4),
@@ -743,8 +835,8 @@ def _parse_simulation(c: _Checker, data: dict) -> Simulation:
     s = c.table(data, "simulation", required=False) or {}
     c.no_unknown(s, "simulation", {"runs", "seed", "chunk_size"})
     return Simulation(
-        runs=c.integer(s, "simulation.runs", default=1_000_000, low=1),
-        seed=c.integer(s, "simulation.seed", default=None, low=0),
+        runs=c.integer(s, "simulation.runs", default=1_000_000, low=1, high=MAX_RUNS),
+        seed=c.integer(s, "simulation.seed", default=None, low=0, high=2**128 - 1),
         chunk_size=c.integer(s, "simulation.chunk_size", default=16_384, low=1, high=10_000_000),
     )
 
@@ -776,6 +868,26 @@ def _fmt(x: float) -> str:
     return f"{x:g}"
 
 
+def shown_value(value: Any, limit: int = 60) -> str:
+    """`` (got <value>)`` for an error message, cut to ``limit`` characters: a message stays one
+    short line whatever was written (an integer of 400 digits, an array of a thousand)."""
+    if value is None:
+        return ""
+    text = repr(value)
+    if len(text) > limit:
+        text = text[: limit - 3] + "..."
+    return f" (got {text})"
+
+
+def quota_threshold(seats: int) -> float:
+    """One seat's worth of votes as a threshold in percent: 100 / seats, as the largest float not
+    above it, so that a list with exactly a quota of votes qualifies and one vote less does not
+    (``votes x 100 >= threshold x base`` decides as ``votes x seats >= base`` does for whole
+    vote counts below 2**52 / 100: the float is within 2**-52 of 100 / seats)."""
+    x = 100.0 / seats
+    return math.nextafter(x, 0.0) if Fraction(x) > Fraction(100, seats) else x
+
+
 class _Checker:
     """Typed getters that raise ConfigError with the file and key path."""
 
@@ -783,8 +895,7 @@ class _Checker:
         self.path = path
 
     def fail(self, key: str, problem: str, value: Any) -> None:
-        shown = "" if value is None else f" (got {value!r})"
-        raise ConfigError(self.path, key, problem + shown)
+        raise ConfigError(self.path, key, problem + shown_value(value))
 
     def no_unknown(self, table: dict, key: str, allowed: set[str]) -> None:
         for k in table:
@@ -849,13 +960,16 @@ class _Checker:
         return value
 
     def number(self, table, key, required=False, default=None, low=None, high=None,
-               low_open=None, high_open=None) -> Any:
+               low_open=None, high_open=None, what="a number") -> Any:
         found, value = self._get(table, key, required, default)
         if not found:
             return value
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            self.fail(key, "must be a number", value)
-        value = float(value)
+            self.fail(key, f"must be {what}", value)
+        try:
+            value = float(value)
+        except OverflowError:  # an integer of hundreds of digits
+            self.fail(key, "must be a finite number (this one is too large for a float)", value)
         if not math.isfinite(value):
             self.fail(key, "must be a finite number", value)
         self._bounds(key, value, low, high, low_open, high_open)

@@ -13,7 +13,9 @@ national shares B[i] to the simulated national shares p[i]:
 * ``"proportional"`` (the default, SAPoR's): s[d, i] = b[d, i] * p[i] / B[i];
 * ``"uniform"``: s[d, i] = max(b[d, i] + p[i] - B[i], 0);
 
-a list with no baseline votes anywhere (a new list) gets p[i] in every district. Each district's
+a list with no baseline votes anywhere (a new list) gets p[i] in every district, and so does every
+list in a simulated election where the swing leaves no list a vote in a district (the uniform
+swing can), so that a district's seats always have lists to go to. Each district's
 shares are then multiplied by independent noise (``district_noise``, see :mod:`simulator.votes`
 draws) and **renormalised to sum to 1**, so they stay in [0, 1]: no cap is needed, and a list's
 national total moves a little with the renormalisation (the report's national shares are the sums
@@ -32,6 +34,7 @@ import numpy as np
 
 from .allocation.districts import allocate_districts_block
 from .allocation.kernels import BLOCK, block_work
+from .config import MAX_VOTES
 from .errors import ConfigError, InputError
 from .streams import next_u64
 
@@ -46,7 +49,7 @@ def read_district_votes(path: Path, key: str, district_ids: list[str], party_ids
     :class:`ConfigError` naming the config key and the CSV's line."""
     where = f"{key} ({path})"
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise ConfigError(config_path, key, f"no such file: {path}") from None
     except (OSError, UnicodeDecodeError) as exc:
@@ -80,9 +83,9 @@ def read_district_votes(path: Path, key: str, district_ids: list[str], party_ids
             votes = float(value)
         except ValueError:
             raise ConfigError(config_path, key, f"{path}:{line}: votes {value!r} is not a number") from None
-        if not np.isfinite(votes) or votes < 0:
+        if not np.isfinite(votes) or votes < 0 or votes > MAX_VOTES:
             raise ConfigError(config_path, key, f"{path}:{line}: votes {value!r} must be a "
-                                                "non-negative number")
+                                                f"non-negative number, at most {MAX_VOTES:g}")
         cells.append((d_index[district], party, votes))
     votes = np.zeros((len(district_ids), len(parties)))
     rest = np.zeros(len(district_ids))
@@ -95,6 +98,10 @@ def read_district_votes(path: Path, key: str, district_ids: list[str], party_ids
     empty = [district_ids[d] for d in range(len(district_ids)) if votes[d].sum() + rest[d] <= 0]
     if empty:
         raise ConfigError(config_path, key, f"{where}: district {empty[0]!r} has no votes")
+    no_list = [district_ids[d] for d in range(len(district_ids)) if votes[d].sum() <= 0]
+    if no_list and party_ids is not None:  # a result: its seats would go to nobody
+        raise ConfigError(config_path, key, f"{where}: district {no_list[0]!r} has votes only for "
+                          f"{' and '.join(RESERVED)}: its seats could go to no list of the config")
     return votes, rest, parties
 
 
@@ -201,6 +208,15 @@ def district_shares(st, src, nr, dv, dsrc, drest, scratch):
                             (bits >> np.uint64(16 * k + 8)) & _BYTE)
                 for r in range(nr):  # the pair's sum as a triangular variable on (-1, 1), mean 0
                     out[r] *= 1.0 + scale * ((noise[r] + 1.0) * _U8 - 1.0)
+        for r in range(nr):  # a district where every list came out at 0 (a uniform swing can
+            noise[r] = 0.0  # do that): the lists' national shares there, as a new list's
+        for i in range(n):
+            for r in range(nr):
+                noise[r] += dsrc[d, i, r]
+        for r in range(nr):
+            if noise[r] <= 0.0:
+                for i in range(n):
+                    dsrc[d, i, r] = src[i, r]
         for r in range(nr):  # renormalise the district to 1, then weigh it
             total[r] = drest[d, r]
         for i in range(n):

@@ -16,12 +16,12 @@ import numba as nb
 import numpy as np
 
 from .analysis import MARGIN_BINS
+from .config import MAX_RUNS  # noqa: F401 (its bound is set by the share sums here)
 
 # Shares are summed as integers of this unit, so that merges are exact. A share is at most 1, i.e.
 # 2**24 units, so an int64 sum has room for 2**39 (5.5e11) runs; rounding each run's share to the
 # unit moves a mean share by less than 3e-8.
 SHARE_UNIT = 2.0**-24
-MAX_RUNS = 2**39
 _UNITS_PER_SHARE = 1.0 / SHARE_UNIT
 # Vote shares are also counted in a histogram of SHARE_BINS equal bins over [0, 1] (0.024 points
 # each; a share of exactly 1 has a bin of its own), so that quantiles can be read from the tally;

@@ -3,7 +3,7 @@
 Per block of runs (lists x runs, as the seat stage takes them):
 
 1. the shared polling error, when on: one normal per bucket and run, times one Student-t factor
-   per run, as multipliers exp(error) of the buckets. It is drawn first, so it does not depend on
+   per run (the error capped at +-``SHOCK_CAP``), as multipliers exp(error) of the buckets. It is drawn first, so it does not depend on
    which poll a run picks or how many draws that poll's gammas take: within a run, every poll
    shares it;
 2. the buckets' Dirichlet draw, as gammas (a Dirichlet is normalised gammas), a bucket at a time
@@ -31,6 +31,12 @@ from ..streams import (
 )
 
 _TINY = 1e-280  # a Dirichlet's gammas summing below this are rescaled first (see _rescue)
+# The shared error is capped at +-SHOCK_CAP on the log-ratio scale (a factor of 1e13), and its
+# Student-t factor at T_CAP: a cap far beyond anything the polls could mean (a list at 0.1 % made
+# the winner), which keeps every multiplier, gamma sum and share finite whatever the tails (1
+# degree of freedom is a Cauchy) or the drift over a long campaign.
+SHOCK_CAP = 30.0
+T_CAP = 1e6
 
 VoteStage = namedtuple("VoteStage", (
     "alpha",  # (rows x buckets) Dirichlet parameters
@@ -104,13 +110,13 @@ def draw_shock(st, vs, sc, nr):
         half = vs.shock_df / 2.0
         st = fill_gamma(st, half, vs.chi_d, vs.chi_c, sc.tf, nr, sc.pending, sc.keep_a, sc.keep_b)
         for r in range(nr):
-            sc.tf[r] = math.sqrt(half / sc.tf[r])
+            sc.tf[r] = min(math.sqrt(half / sc.tf[r]), T_CAP)  # a gamma of 0 gives inf: capped
     scratch = sc.pending.view(np.float64)
     for k in range(n_buckets):
         st = fill_normal(st, sc.keep_b, nr, sc.pending, sc.keep_a)
         s = vs.shock_scale[k]
         for r in range(nr):
-            sc.keep_b[r] = s * sc.keep_b[r] * sc.tf[r]
+            sc.keep_b[r] = min(max(s * sc.keep_b[r] * sc.tf[r], -SHOCK_CAP), SHOCK_CAP)
         exp_block(sc.keep_b, sc.mult[k], nr, scratch)
     return st
 

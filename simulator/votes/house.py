@@ -59,7 +59,8 @@ class PollErrors:
         """Per poll: the share of its information left once the uncertainty of its house effect is
         counted, mean over its named parties of v / (v + var(effect)); multiplies its sample size."""
         named = ~np.isnan(shares)
-        y = np.clip(np.where(named, shares, 0.5), 0.5 / n[:, None], 1 - 0.5 / n[:, None])
+        edge = _edge(n)[:, None]
+        y = np.clip(np.where(named, shares, 0.5), edge, 1 - edge)
         v = self.deff / (n[:, None] * y * (1 - y))
         f = np.where(named & (self.variance > 0), v / (v + self.variance), 1.0)
         k = np.maximum(named.sum(axis=1), 1)
@@ -85,7 +86,7 @@ def fit_poll_errors(shares: np.ndarray, n: np.ndarray, days: np.ndarray, firms: 
         if rows.size == 0:
             parts.append(None)
             continue
-        y = np.clip(shares[rows, k], 0.5 / n[rows], 1 - 0.5 / n[rows])
+        y = np.clip(shares[rows, k], _edge(n[rows]), 1 - _edge(n[rows]))
         obs = [(np.log(y / (1 - y)), 1.0 / (n[rows] * y * (1 - y)), t[rows],
                 np.array([multi.index(firms[r]) if firms[r] in multi else -1 for r in rows]),
                 np.array([counts[firms[r]] == 1 and house for r in rows]))]
@@ -137,6 +138,12 @@ def fit_poll_errors(shares: np.ndarray, n: np.ndarray, days: np.ndarray, firms: 
                       firms=multi, firm_effects=firm_effects)
 
 
+def _edge(n: np.ndarray) -> np.ndarray:
+    """How close to 0 or 1 a share of a poll of n may be taken on the logit scale: half a
+    respondent (a poll of fewer than two people: a quarter)."""
+    return np.minimum(0.5 / n, 0.25)
+
+
 def _default_tau(share: float) -> float:
     """House-effect sd on the logit scale for a party at ``share`` when the polls cannot tell:
     ``DEFAULT_HOUSE_POINTS`` x sqrt(share) points, over the logit's slope share (1 - share)."""
@@ -145,23 +152,27 @@ def _default_tau(share: float) -> float:
 
 
 class _Party:
-    """One party's observations and its penalised least-squares system (trend, then effects)."""
+    """One party's observations and its penalised least-squares system (trend, then effects).
+
+    The trend is the support in the weeks that have an observation only: between two such weeks g
+    weeks apart, a weekly random walk moves by the sum of g steps, whose variance is g times a
+    step's, so the weeks in between are integrated out exactly and the system grows with the
+    polls, not with the days they span."""
 
     def __init__(self, rows, l, v, t, f, single, firms: int, anchored: bool):
         self.rows, self.l, self.v, self.f, self.single = rows, l, v, f, single
         self.firms = firms
         self.anchored = anchored
-        week = np.floor(t / 7.0).astype(np.int64)
-        self.bin = week - week.min()
-        self.bins = int(self.bin.max()) + 1
+        weeks, self.bin = np.unique(np.floor(t / 7.0), return_inverse=True)
+        self.bins = int(weeks.size)
         p = self.bins + firms
         self.x = np.zeros((l.size, p))
         self.x[np.arange(l.size), self.bin] = 1.0
         has = f >= 0
         self.x[np.flatnonzero(has), self.bins + f[has]] = 1.0
         walk = np.zeros((p, p))  # random-walk prior on the weekly support
-        step = 1.0 / (TREND_SD ** 2 * 7.0)
-        for j in range(self.bins - 1):
+        for j, gap in enumerate(np.diff(weeks)):
+            step = 1.0 / (TREND_SD ** 2 * 7.0 * gap)
             walk[j, j] += step
             walk[j + 1, j + 1] += step
             walk[j, j + 1] -= step

@@ -92,6 +92,10 @@ def build_vote_model(election: Election) -> VoteModel:
         n_eff = n_eff * errors.weight_factor(table.shares, n)
     pooled = pool(election, table, shares, n_eff)
     bucket_of, split_alpha, fill = _others_split(election, table, pooled.theta)
+    if not (bucket_of >= 0).any() and (not (split_alpha > 0).any() or fill <= 0.0):
+        raise ConfigError(election.path, "poll", "no poll names a list of the config, and the "
+                          f"lists inside 'others' get none of it (model.others = {model.others!r}, "
+                          f"unnamed_share = {model.unnamed_share:g}): every seat would go unfilled")
     params = ErrorParams.of(model)
     scales = (shock_scales(pooled.theta, pooled.days, params) if params.scale > 0
               else np.zeros(len(table.buckets)))

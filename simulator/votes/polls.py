@@ -158,6 +158,16 @@ def pool(election: Election, table: PollTable, shares: np.ndarray, n_eff: np.nda
     model = election.model
     keep = np.flatnonzero(table.window)
     w = table.weights[keep] * n_eff[keep]
+    # weights that age the polls to nothing would leave every share its prior (and 0 / 0)
+    if model.half_life_days > 0 and not w.sum() >= 1.0:
+        raise ConfigError(election.path, "model.half_life_days",
+                          f"= {model.half_life_days:g} leaves the polls less than one respondent "
+                          "in all (a poll's weight is 0.5 ** (days before the election / "
+                          f"half-life), and the newest poll ends {np.nanmin(table.days[keep]):.0f} "
+                          "days before it)")
+    if not w.sum() > 0.0:
+        raise ConfigError(election.path, "poll", "the polls' effective sample sizes add up to "
+                          f"nothing ({w.sum():.3g}): check sample_size")
     theta = pool_shares(shares[keep], table.grouped[keep], w)
     sub = PollTable(table.buckets, shares[keep], table.grouped[keep], table.sample_size[keep],
                     table.days[keep], tuple(table.firms[i] for i in keep), table.weights[keep],
