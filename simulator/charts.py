@@ -78,7 +78,9 @@ def seat_projection(election: Election, result: Result, fmt: str = "png") -> byt
     y = range(len(parties))
     ax.barh(list(y), [p.mean_seats for p in parties], color=[colors[p.id] for p in parties])
     ax.errorbar([p.mean_seats for p in parties], list(y),
-                xerr=[[p.mean_seats - p.seats_p05 for p in parties], [p.seats_p95 - p.mean_seats for p in parties]],
+                # a skewed distribution can have its mean outside its central 90 % (a few runs)
+                xerr=[[max(p.mean_seats - p.seats_p05, 0.0) for p in parties],
+                      [max(p.seats_p95 - p.mean_seats, 0.0) for p in parties]],
                 fmt="none", ecolor="black", capsize=3, lw=1)
     ax.axvline(result.majority, color="black", ls="--", lw=1)
     ax.text(result.majority + 0.5, len(parties) - 0.6, f"majority ({result.majority})", fontsize=8)

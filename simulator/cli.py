@@ -50,11 +50,12 @@ def _count(value: str | None, option: str) -> int | None:
     return number
 
 
-def _load(config: Path):
-    """Load a config and print its likely mistakes as warnings (one line each, on stderr)."""
+def _load(config: Path, sections=None):
+    """Load a config and print its likely mistakes as warnings (one line each, on stderr); with
+    ``sections``, mistakes outside them are warnings too (see :func:`~simulator.config.load_config`)."""
     from .config import load_config
 
-    election = load_config(config)
+    election = load_config(config, sections)
     for warning in election.warnings:
         err_console.print(f"electsim: warning: {warning}", markup=False)
     return election
@@ -130,9 +131,10 @@ def allocate(
 ) -> None:
     """Allocate the seats of the config's actual result under its rules."""
     from .allocation import allocate_result, district_seats
+    from .config import ALLOCATE_SECTIONS
     from .report import allocation_json, allocation_table, district_table
 
-    election = _load(config)
+    election = _load(config, ALLOCATE_SECTIONS)
     rows = allocate_result(election)
     districts = district_seats(election) if election.districts else None
     if as_json:
@@ -159,10 +161,11 @@ def simulate(
     dask: Optional[str] = typer.Option(None, "--dask", metavar="ADDRESS", help=DASK_HELP),
 ) -> None:
     """Simulate the election from its polls: seat and vote-share distributions and majority probabilities."""
-    from .draws_file import draws_size
+    from .draws_file import draws_size, seat_dtype
     from .engine import check_options
     from .engine import simulate as run_simulation
-    from .report import check_writable, parties_csv, result_markdown, result_table, write_atomic
+    from .files import Outputs, check_outputs
+    from .report import parties_csv, result_markdown, result_table
 
     n_runs = _count(runs, "--runs")
     _check_dask(dask, threads)
@@ -171,36 +174,33 @@ def simulate(
     check_options(n_runs, seed, threads, target_se)
     election = _load(config)
     outputs = [(p, kind) for p, kind in ((json_path, "json"), (csv_path, "csv"), (markdown_path, "md")) if p]
-    for path in [p for p, _ in outputs] + ([draws_path] if draws_path else []):
-        check_writable(path)
+    check_outputs([p for p, _ in outputs] + [draws_path], election.input_files())
     total = n_runs if n_runs is not None else election.simulation.runs
     check_options(total)
     if draws_path:
-        size = draws_size(total, len(election.parties))
+        size = draws_size(total, len(election.parties), election.rules.seats)
+        wide = seat_dtype(election.rules.seats).itemsize > 2
         err_console.print(f"writing {size / 1e6:,.0f} MB of draws ({total:,} runs x "
-                          f"{len(election.parties)} lists) to {draws_path}", markup=False)
-    with _cluster(dask) as cluster:
-        if cluster is None:
-            _compile_note()
-        with _progress_bar(total) as update:
-            result = run_simulation(election, runs=n_runs, seed=seed, threads=threads,
-                                    target_se=target_se, progress=update, draws=draws_path,
-                                    analysis=analysis, cluster=cluster)
-    console.print(result_table(result))
-    if analysis:
-        from .report import analysis_table
+                          f"{len(election.parties)} lists) to {draws_path}"
+                          + ("; seats as int32 (more than 32,767 seats)" if wide else ""), markup=False)
+    with Outputs() as files:
+        with _cluster(dask) as cluster:
+            if cluster is None:
+                _compile_note()
+            with _progress_bar(total) as update:
+                result = run_simulation(election, runs=n_runs, seed=seed, threads=threads,
+                                        target_se=target_se, progress=update, draws=draws_path,
+                                        analysis=analysis, cluster=cluster, outputs=files)
+        for path, kind in outputs:
+            files.add(path, json.dumps(result.to_json(), indent=2) + "\n" if kind == "json" else
+                      parties_csv(result) if kind == "csv" else result_markdown(result))
+        console.print(result_table(result))
+        if analysis:
+            from .report import analysis_table
 
-        console.print(analysis_table(result))
-    for path, kind in outputs:
-        if kind == "json":
-            write_atomic(path, json.dumps(result.to_json(), indent=2) + "\n")
-        elif kind == "csv":
-            write_atomic(path, parties_csv(result))
-        else:
-            write_atomic(path, result_markdown(result))
-        err_console.print(f"wrote {path}", markup=False)
-    if draws_path:
-        err_console.print(f"wrote {draws_path}", markup=False)
+            console.print(analysis_table(result))
+        for path in files.commit():
+            err_console.print(f"wrote {path}", markup=False)
 
 
 @app.command()
@@ -218,8 +218,9 @@ def sweep(
     """What-if scenarios on common random numbers: the baseline and every scenario (rules changed,
     lists merged) allocated on the same simulated votes, with the differences' paired standard errors."""
     from .engine import check_options, compiled
-    from .report import check_writable, result_table, sweep_csv, sweep_table, write_atomic
-    from .scenarios import SWEEP_COMPILE_NOTE, _sweep_wave, grid_scenarios, variants_of
+    from .files import Outputs, check_outputs
+    from .report import result_table, sweep_csv, sweep_table
+    from .scenarios import SWEEP_COMPILE_NOTE, _sweep_wave, grid_scenarios, new_scenarios, variants_of
     from .scenarios import sweep as run_sweep
 
     n_runs = _count(runs, "--runs")
@@ -230,10 +231,14 @@ def sweep(
     if not election.scenarios and not extra:
         raise InputError(f"{config}: no scenarios: add [[scenario]] tables to the config or give "
                          "--set KEY=V1,V2,...")
-    variants_of(election, extra)  # every scenario checked before anything runs
-    for path in (json_path, csv_path):
-        if path:
-            check_writable(path)
+    extra, dropped = new_scenarios(election, extra)  # every scenario checked before anything runs
+    for line in dropped:
+        err_console.print(f"electsim: note: {line}", markup=False)
+    if not election.scenarios and not extra:
+        raise InputError(f"{config}: no scenario left to run: every --set combination is the "
+                         "baseline's rules")
+    variants_of(election, extra)
+    check_outputs([json_path, csv_path], election.input_files())
     total = n_runs if n_runs is not None else election.simulation.runs
     check_options(total)
     with _cluster(dask) as cluster:
@@ -246,22 +251,43 @@ def sweep(
                                progress=update, cluster=cluster)
     console.print(result_table(result.baseline))
     console.print(sweep_table(result))
-    if json_path:
-        write_atomic(json_path, json.dumps(result.to_json(), indent=2) + "\n")
-        err_console.print(f"wrote {json_path}", markup=False)
-    if csv_path:
-        write_atomic(csv_path, sweep_csv(result))
-        err_console.print(f"wrote {csv_path}", markup=False)
+    with Outputs() as files:
+        if json_path:
+            files.add(json_path, json.dumps(result.to_json(), indent=2) + "\n")
+        if csv_path:
+            files.add(csv_path, sweep_csv(result))
+        for path in files.commit():
+            err_console.print(f"wrote {path}", markup=False)
 
 
 @app.command()
 @_friendly
 def compile() -> None:  # noqa: A001 (the command's name)
     """Compile the simulation and sweep kernels into numba's cache now (the first simulation or sweep does it otherwise, once)."""
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
     from .engine import warm
 
-    if not warm(lambda note: err_console.print(note, markup=False)):
-        err_console.print("the simulation kernels are compiled already", markup=False)
+    bar = Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                   console=err_console, transient=True)
+    started: list = []  # (what, task, start) of the step under way
+
+    def finish() -> None:
+        if started:
+            what, task, start = started.pop()
+            bar.remove_task(task)
+            err_console.print(f"compiled {what.split(' (')[0]} in {time.perf_counter() - start:.0f} s",
+                              markup=False)
+
+    def say(what: str) -> None:
+        finish()
+        started.append((what, bar.add_task(f"compiling {what}", total=None), time.perf_counter()))
+
+    with bar:
+        did = warm(say)
+        finish()
+    if not did:
+        err_console.print("the simulation and sweep kernels are compiled already", markup=False)
 
 
 @app.command()
@@ -292,7 +318,8 @@ def bench(
     )
     from .config import METHODS, load_config
     from .engine import use_threads
-    from .report import bench_table, check_writable, write_atomic
+    from .files import check_outputs, write_atomic
+    from .report import bench_table
 
     if preset is not None and (lists is not None or seats is not None):
         raise InputError("give --preset or --lists/--seats, not both")
@@ -315,9 +342,7 @@ def bench(
         raise InputError("--runs and --repeats must be at least 1")
     if threads is not None:
         use_threads(threads)
-    for path in (json_path, plot_path):
-        if path:
-            check_writable(path)
+    check_outputs([json_path, plot_path], [pipeline] if pipeline else [])
     election = load_config(pipeline) if pipeline else None
     if lists is None:
         preset = preset or "belgrade"
@@ -396,8 +421,9 @@ def report(
     _check_dask(dask, threads)
     check_options(n_runs, seed, threads)
     fmts = parse_formats(formats)
-    check_report_dir(out)
+    check_report_dir(out, [config])
     election = _load(config)
+    check_report_dir(out, election.input_files())
     total = n_runs if n_runs is not None else election.simulation.runs
     check_options(total)
     with _cluster(dask) as cluster:
@@ -497,13 +523,15 @@ class _progress_bar:
     """A rich progress bar with runs/s, fed by the engine's progress callback."""
 
     def __init__(self, total: int):
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+        from rich.progress import (
+            BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn,
+        )
 
         self.total = total
         self.progress = Progress(
             TextColumn("simulating"), BarColumn(), MofNCompleteColumn(),
-            TextColumn("{task.fields[rate]}"), TimeRemainingColumn(),
-            console=err_console, transient=True,
+            TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TextColumn("left"),
+            TimeRemainingColumn(), console=err_console, transient=True,
         )
         self.task = None
         self.start = 0.0

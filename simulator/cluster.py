@@ -117,7 +117,8 @@ class Cluster:
         if kind == "local":
             from .engine import warm
 
-            warm(say)  # the workers share this machine's cache: compile once, here
+            # the workers share this machine's cache: compile once, here
+            warm(lambda what: say(f"compiling {what}"))
             self._local = distributed.LocalCluster(
                 n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0",
                 silence_logs=logging.ERROR)

@@ -42,23 +42,26 @@ from .votes.model import VoteModel, build_vote_model
 WAVE_CHUNKS = 32  # chunks per compiled call: enough to keep every core busy, fixed for determinism
 
 
-@nb.njit(cache=True, parallel=True)
+@nb.njit(cache=True, parallel=True, nogil=True)
 def _simulate_wave(states, chunk_runs, votes, seats, dvotes, dseats, aspec, spec, slots,
-                   record_votes, record_seats):
+                   record_votes, record_seats, ticks):
     """Chunks in parallel, each counted into the slot of the thread that runs it: integer counts
-    add up to the same totals whichever thread ran which chunk."""
+    add up to the same totals whichever thread ran which chunk. ``ticks[c]``: runs of chunk c
+    done so far, for a progress bar to read while the wave runs (the GIL is released)."""
     for c in nb.prange(states.shape[0]):
         s = nb.get_thread_id()
         t = chunk_tally(slots, s, np.empty(BLOCK), np.empty((spec.thresholds.shape[0], BLOCK), np.int32))
         _simulate_chunk(states[c], chunk_runs[c], votes, seats, dvotes, dseats, aspec, spec, t,
-                        record_votes[c], record_seats[c])
+                        record_votes[c], record_seats[c], ticks[c:c + 1])
 
 
 @nb.njit(cache=True, error_model="numpy")
-def _simulate_chunk(words, runs, votes, seats, dv, ds, aspec, spec, t, record_votes, record_seats):
+def _simulate_chunk(words, runs, votes, seats, dv, ds, aspec, spec, t, record_votes, record_seats,
+                    tick):
     """One chunk of ``runs`` runs from the stream ``words``, into the tally ``t``. With districts
     (``dv``: DistrictVotes, ``ds``: DistrictStage) the seats stage is the district stage;
-    ``aspec``: the analysis of the simulated parliaments (:mod:`simulator.analysis`)."""
+    ``aspec``: the analysis of the simulated parliaments (:mod:`simulator.analysis`); ``tick[0]``
+    counts the runs done."""
     st = stream_state(words)
     n = spec.thresholds.shape[0]
     work = block_work(n)
@@ -81,6 +84,7 @@ def _simulate_chunk(words, runs, votes, seats, dv, ds, aspec, spec, t, record_vo
         if record_seats.shape[0] > 0:  # for tests: keep every run's draws and seats
             record_votes[start:start + nr] = src[:, :nr].T
             record_seats[start:start + nr] = sb[:, :nr].T
+        tick[0] = start + nr
 
 
 def use_threads(threads: int | None) -> int:
@@ -119,31 +123,58 @@ def compiled(kernel=None) -> bool:
         return True
 
 
+SIMULATION_KERNELS = "the simulation kernels (about 75 s on 2 cores)"
+SWEEP_KERNELS = "the sweep kernels (about 25 s on 2 cores)"
 COMPILE_NOTE = "compiling the simulation kernels (first run only, about 75 s on 2 cores)"
 
 
 def warm(say: Callable[[str], None] | None = None, load: bool = False) -> bool:
     """Compile the simulation and sweep kernels into numba's cache unless they are there (``say``
-    hears what is being compiled); return whether anything was compiled. With ``load``, also
-    load them into this process when they were cached. ``electsim compile``, and every Dask worker
-    before its first task (:mod:`simulator.cluster`)."""
+    hears what is about to be compiled: :data:`SIMULATION_KERNELS`, :data:`SWEEP_KERNELS`);
+    return whether anything was compiled. With ``load``, also load them into this process when
+    they were cached. ``electsim compile``, and every Dask worker before its first task
+    (:mod:`simulator.cluster`)."""
     from .config import Scenario, parse_config
-    from .scenarios import SWEEP_COMPILE_NOTE, _sweep_wave, sweep
+    from .scenarios import _sweep_wave, sweep
 
     tiny = parse_config({"election": {"seats": 3}, "party": [{"id": "a"}, {"id": "b"}],
                          "poll": [{"sample_size": 100, "shares": {"a": 60, "b": 40}}]})
     did = False
     if not compiled() or load:
         if say and not compiled():
-            say(COMPILE_NOTE)
+            say(SIMULATION_KERNELS)
         did = not compiled()
         simulate(tiny, runs=10, seed=0)
     if not compiled(_sweep_wave) or load:
         if say and not compiled(_sweep_wave):
-            say(SWEEP_COMPILE_NOTE)
+            say(SWEEP_KERNELS)
         did = did or not compiled(_sweep_wave)
         sweep(tiny, [Scenario("x", {"election": {"seats": 4}})], runs=10, seed=0)
     return did
+
+
+# Fields that may be infinite by design: a Student t of infinite degrees of freedom is a normal.
+_INFINITE_OK = frozenset({"shock_df"})
+
+
+def check_finite(path: str, *records) -> None:
+    """Refuse to hand a compiled kernel a record (a stage's namedtuple) with a NaN or an infinity
+    in it: a kernel trusts its input (it would index arrays with garbage), so what a config's
+    extreme values could make non-finite is checked here, once, as a one-line error."""
+    for record in records:
+        for name, value in zip(record._fields, record):
+            if name in _INFINITE_OK:
+                continue
+            if isinstance(value, np.ndarray) and value.dtype.kind == "f":
+                bad = not np.isfinite(value).all()
+            elif isinstance(value, float):
+                bad = not np.isfinite(value)
+            else:
+                continue
+            if bad:
+                raise InputError(f"{path}: the config's values make {type(record).__name__}.{name} "
+                                 "not a finite number; nothing was simulated (please report the "
+                                 "config: a bound on some value is missing)")
 
 
 def threshold_base(election: Election) -> float:
@@ -180,6 +211,7 @@ class Engine:
             cnum=kr.cnum, cden=kr.cden, coalition_members=members,
             last_seat=not election.districts, power=bool(power))
         self.magnitude = max((d.seats for d in election.districts), default=0)
+        check_finite(election.path, self.votes, self.seats, self.spec, *self.districts, self.analysis)
 
     def empty_tally(self, slots: int | None = None) -> Tally:
         return Tally.empty(len(self.election.parties), self.election.rules.seats,
@@ -187,11 +219,13 @@ class Engine:
                            self.magnitude)
 
     def run_chunks(self, seed: int, first_chunk: int, chunk_runs: np.ndarray,
-                   record: bool = False) -> Tally | tuple[Tally, np.ndarray, np.ndarray]:
+                   record: bool = False, ticks: np.ndarray | None = None
+                   ) -> Tally | tuple[Tally, np.ndarray, np.ndarray]:
         """Simulate chunks first_chunk, first_chunk+1, ... with the given run counts; one tally.
 
         With ``record`` (for tests and debugging; memory grows with runs) it also returns every
         run's vote shares and seats, as arrays of shape (chunks, max chunk runs, lists).
+        ``ticks`` (int64, one per chunk) counts each chunk's runs done, as they are done.
         """
         count = len(chunk_runs)
         n = len(self.election.parties)
@@ -201,7 +235,8 @@ class Engine:
         record_seats = np.zeros(rec_shape, np.float32)
         _simulate_wave(chunk_states(seed, first_chunk, count), np.asarray(chunk_runs, np.int64),
                        self.votes, self.seats, *self.districts, self.analysis, self.spec,
-                       slots.chunk_tally(), record_votes, record_seats)
+                       slots.chunk_tally(), record_votes, record_seats,
+                       np.zeros(count, np.int64) if ticks is None else ticks)
         tally = slots.merged(int(np.sum(chunk_runs)), self.election.rules.majority)
         if record:
             return tally, record_votes, record_seats.astype(np.int32)
@@ -219,6 +254,7 @@ def simulate(
     draws: str | Path | None = None,
     analysis: bool = False,
     cluster=None,
+    outputs=None,
 ) -> Result:
     """Simulate the election from its polls and return seat and majority probabilities.
 
@@ -230,7 +266,8 @@ def simulate(
     (:mod:`simulator.draws_file`). With ``analysis``, the simulated parliaments are analysed as
     they stream (:mod:`simulator.analysis`: places, power indices, votes against seats, the last
     seat). With ``cluster`` (a :class:`simulator.cluster.Cluster`) the waves run on its workers,
-    to the same result bit for bit.
+    to the same result bit for bit. With ``outputs`` (a :class:`simulator.files.Outputs`), the
+    draws file joins that set of files instead of being put in place at once.
     """
     runs = election.simulation.runs if runs is None else runs
     seed = election.simulation.seed if seed is None else seed
@@ -240,15 +277,20 @@ def simulate(
     engine = Engine(election, chunk_size, analysis)
     if cluster is not None and draws is not None:
         raise InputError("--draws writes every run here: it does not go with --dask")
+    check_memory(election, nb.get_num_threads(),
+                 record_runs=WAVE_CHUNKS * engine.chunk_size if draws is not None else 0)
     plan = wave_plan(runs, engine.chunk_size)
     tally = engine.empty_tally()
     writer = None
     if draws is not None:
         from .draws_file import DrawsWriter
 
-        writer = DrawsWriter(draws, runs, election.party_ids)
+        writer = DrawsWriter(draws, runs, election.party_ids, election.rules.seats)
     if cluster is None:
-        waves = (engine.run_chunks(seed, first, chunk_runs, record=writer is not None)
+        ticker = Ticker(progress, runs)
+        waves = (ticker.during(lambda ticks, first=first, chunk_runs=chunk_runs:
+                               engine.run_chunks(seed, first, chunk_runs, record=writer is not None,
+                                                 ticks=ticks), chunk_runs)
                  for first, chunk_runs in plan)
     else:  # the progress bar follows the waves as they complete, in any order
         finished = [0]
@@ -272,7 +314,7 @@ def simulate(
                 if result_from_tally(election, tally, seed).max_standard_error() < target_se:
                     break
         if writer is not None:
-            writer.close()
+            writer.close(outputs)
     except BaseException:
         if writer is not None:
             writer.abort()
@@ -284,6 +326,85 @@ def simulate(
     if cluster is not None:  # where it ran: the cluster's threads, not this machine's
         settings.update(cluster.settings())
     return result_from_tally(election, tally, seed, settings, engine.vote_model, analysis)
+
+
+class Ticker:
+    """Progress within a wave: while the compiled wave runs (it releases the GIL), a thread
+    reports the runs its chunks have done (their ``ticks``) every ``every`` seconds, so a bar
+    moves, and has a rate to estimate the time left from, even when a wave takes minutes."""
+
+    def __init__(self, progress: Callable[[int, int], None] | None, total: int, every: float = 0.25):
+        self.progress, self.total, self.every = progress, total, every
+        self.done = 0  # runs of the waves finished
+
+    def during(self, wave: Callable[[np.ndarray], object], chunk_runs: np.ndarray):
+        """``wave(ticks)``, reporting its progress; returns what it returns."""
+        import threading
+
+        ticks = np.zeros(len(chunk_runs), np.int64)
+        if self.progress is None:
+            return wave(ticks)
+        stop = threading.Event()
+
+        def report():
+            while not stop.wait(self.every):
+                self.progress(min(self.done + int(ticks.sum()), self.total), self.total)
+
+        thread = threading.Thread(target=report, daemon=True)
+        thread.start()
+        try:
+            return wave(ticks)
+        finally:
+            stop.set()
+            thread.join()
+            self.done += int(np.sum(chunk_runs))
+
+
+def memory_estimate(election: Election, threads: int, variants: int = 1, record_runs: int = 0,
+                    seats: int | None = None) -> int:
+    """Bytes a simulation of ``election`` holds at its peak, roughly: each of ``variants`` rule
+    sets keeps a tally per thread plus three being merged (every list's and coalition's seat
+    distribution, share histograms, district counts, places), their results as Python numbers,
+    and ``record_runs`` recorded runs (``--draws``: one wave's)."""
+    from .analysis import MARGIN_BINS
+    from .tally import SHARE_BINS
+
+    n = len(election.parties)
+    c = len(election.coalitions)
+    s = (election.rules.seats if seats is None else seats) + 1
+    d = len(election.districts)
+    m = max((x.seats for x in election.districts), default=0) + 1
+    tally = 8 * ((n + c) * s + n * (SHARE_BINS + 1) + d * n * (m + 2) + n * n + 12 * (n + c)
+                 + MARGIN_BINS)
+    results = 72 * (n + c) * s  # a tuple of floats and one of ints per list and coalition
+    scratch = 8 * threads * BLOCK * (40 * n + 4 * d * n)
+    return variants * ((threads + 3) * tally + results) + scratch + 12 * record_runs * n
+
+
+def physical_memory() -> int | None:
+    """This machine's memory in bytes, when the system says."""
+    import os
+
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def check_memory(election: Election, threads: int, variants: int = 1, record_runs: int = 0,
+                 seats: int | None = None) -> None:
+    """Refuse, before allocating anything, a simulation that would need more than 80 % of this
+    machine's memory (:func:`memory_estimate`), in one line that says what takes it."""
+    need = memory_estimate(election, threads, variants, record_runs, seats)
+    have = physical_memory()
+    if have is not None and need > 0.8 * have:
+        what = (f"{len(election.parties)} lists and {len(election.coalitions)} coalitions x "
+                f"{(election.rules.seats if seats is None else seats) + 1:,} seat counts x "
+                f"{threads + 3} tallies"
+                + (f" x {variants} rule variants" if variants > 1 else ""))
+        raise InputError(f"{election.path}: this simulation needs about {need / 2**30:,.1f} GiB of "
+                         f"memory ({what}), more than this machine's {have / 2**30:,.1f} GiB allow; "
+                         "fewer seats, lists, coalitions or scenarios would fit")
 
 
 def wave_plan(runs: int, chunk_size: int) -> list[tuple[int, np.ndarray]]:

@@ -11,9 +11,6 @@ import dataclasses
 import io
 import json
 import math
-import os
-import stat
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +19,7 @@ from rich.table import Table
 from .allocation import AllocationRow
 from .config import Election
 from .errors import InputError
+from .files import Outputs, atomic_path, check_output_dir, check_writable, write_atomic  # noqa: F401
 from .results import Result, standard_error
 
 
@@ -97,15 +95,23 @@ def allocation_table(election: Election, rows: list[AllocationRow]) -> Table:
 # --- simulation results ---------------------------------------------------------------------------
 
 
+def never_bound(runs: int) -> float:
+    """The 95 % upper bound of the probability of an event seen in none of ``runs`` runs:
+    1 - 0.05 ** (1 / runs), which is the rule of three's 3 / runs for any sizeable number of runs
+    and stays a probability for a handful (95 % for one run, where 3 / runs would be 300 %)."""
+    return -math.expm1(math.log(0.05) / runs)
+
+
 def format_probability(p: float, runs: int | None = None) -> str:
     """A probability as a reader expects it: one decimal, and two significant digits of whatever
     is below 0.1 % or above 99.9 %, never "100.0 %" or "0.0 %" for an estimate. An event seen in
-    none of ``runs`` runs (or in all) is shown as the rule of three's 95 % bound: below 3 / runs."""
+    none of ``runs`` runs (or in all) is shown as its 95 % bound (:func:`never_bound`: below
+    3 / runs, the rule of three, for many runs)."""
     pct = 100.0 * p
     if runs and p <= 0.0:
-        return f"< {_sig(300.0 / runs)} %"
+        return f"< {_sig(100.0 * never_bound(runs))} %"
     if runs and p >= 1.0:
-        return f"> {_complement(300.0 / runs)} %"
+        return f"> {_complement(100.0 * never_bound(runs))} %"
     if pct < 0.1:
         return f"{_sig(pct)} %" if pct > 0 else "< 0.1 %"
     if pct > 99.9:
@@ -298,6 +304,8 @@ def format_difference(d: float, se: float, scale: float = 1.0) -> str:
     e = scale * se
     if e == 0.0 and x == 0.0:
         return "0"
+    if not math.isfinite(e):  # one run: a difference, but no spread to measure it by
+        return "0" if x == 0.0 else f"{x:+.2f} (no s.e. from one run)"
     digits = 2 if e <= 0.0 else min(6, max(2, 1 - int(math.floor(math.log10(e)))))
     return f"{x:+.{digits}f} ± {e:.{digits}f}"
 
@@ -392,58 +400,6 @@ def summary_line(result: Result) -> str:
         return (f"{name} wins a majority in {format_probability(p, result.runs)} of "
                 f"{result.runs:,} simulated elections.")
     return f"No list or coalition wins a majority in any of {result.runs:,} simulated elections."
-
-
-def write_atomic(path: str | Path, data: str | bytes) -> None:
-    """Write a file so that readers see either the old file or the whole new one, never half."""
-    with atomic_path(path) as tmp:
-        if isinstance(data, bytes):
-            tmp.write_bytes(data)
-        else:
-            with open(tmp, "w", encoding="utf-8", newline="") as f:
-                f.write(data)
-
-
-@contextlib.contextmanager
-def atomic_path(path: str | Path):
-    """A temporary path beside ``path`` to write into; on success it replaces ``path`` with the
-    mode a plain ``open()`` would give (the old file's, or 0666 less the umask), on any failure
-    (Ctrl-C included) it is removed."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent or ".")
-    os.close(fd)
-    try:
-        yield Path(tmp)
-        os.chmod(tmp, _plain_mode(path))
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
-def _plain_mode(path: Path) -> int:
-    """The permission bits ``open(path, "w")`` would leave: an existing file keeps its own; a new
-    one gets 0666 less the process's umask (mkstemp's 0600 is for its own safety only)."""
-    try:
-        return stat.S_IMODE(path.stat().st_mode)
-    except FileNotFoundError:
-        umask = os.umask(0)
-        os.umask(umask)
-        return 0o666 & ~umask
-
-
-def check_writable(path: str | Path) -> Path:
-    """Fail early, before any work, when an output file cannot be written."""
-    path = Path(path)
-    parent = path.parent if str(path.parent) else Path(".")
-    if path.is_dir():
-        raise InputError(f"{path}: is a directory, not a file to write")
-    if not parent.is_dir():
-        raise InputError(f"{path}: directory {parent} does not exist")
-    if not os.access(parent, os.W_OK):
-        raise InputError(f"{path}: directory {parent} is not writable")
-    return path
 
 
 def bench_table(kernel, machine: dict) -> Table:
@@ -686,12 +642,14 @@ def parse_formats(formats: str | tuple[str, ...]) -> tuple[str, ...]:
     return tuple(formats)
 
 
-def check_report_dir(out: str | Path) -> Path:
-    """Fail early when the report directory cannot be one (an existing file, say)."""
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise InputError(f"{out}: exists and is not a directory")
-    return out
+REPORT_FILES = ("report.md", "report.json", "report.html", "parties.csv", "coalitions.csv",
+                "seat_distribution.csv", "backtest.csv", "scenarios.csv")
+
+
+def check_report_dir(out: str | Path, inputs=()) -> Path:
+    """Fail early, before any simulation, when the report directory cannot be one (an existing
+    file, a parent that cannot be written) or a report file there would be one of ``inputs``."""
+    return check_output_dir(out, inputs, REPORT_FILES)
 
 
 def render_report(report: Report, formats: tuple[str, ...] = REPORT_FORMATS) -> dict[str, str | bytes]:
@@ -730,32 +688,26 @@ def render_report(report: Report, formats: tuple[str, ...] = REPORT_FORMATS) -> 
 
 
 def write_report(out_dir: str | Path, files: dict[str, str | bytes]) -> list[Path]:
-    """Write every file atomically into ``out_dir`` (created if missing); on any failure remove
-    what this call wrote, so no partial report is left behind."""
+    """Write every file into ``out_dir`` (created if missing) as one set (:class:`Outputs`): on
+    any failure nothing is left behind, and files of an earlier report there keep their contents."""
     out = check_report_dir(out_dir)
-    created_dir = not out.exists()
+    created = [p for p in [out, *out.parents] if not p.exists()]
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise InputError(f"{out}: cannot create output directory ({exc.strerror})") from None
-    if not os.access(out, os.W_OK):
-        raise InputError(f"{out}: output directory is not writable")
-    written: list[Path] = []
     try:
-        for name, data in files.items():
-            write_atomic(out / name, data)
-            written.append(out / name)
+        with Outputs() as outputs:
+            for name, data in files.items():
+                outputs.add(out / name, data)
+            return outputs.commit()
     except BaseException as exc:
-        for path in written:
+        for d in created:  # the directories this call made, innermost first
             with contextlib.suppress(OSError):
-                path.unlink()
-        if created_dir:
-            with contextlib.suppress(OSError):
-                out.rmdir()
+                d.rmdir()
         if isinstance(exc, OSError):
             raise InputError(f"{out}: cannot write report ({exc.strerror})") from None
         raise
-    return written
 
 
 # --- calibration (electsim calibrate) -------------------------------------------------------------

@@ -20,10 +20,24 @@ def quantile(probabilities: np.ndarray, q: float, runs: int | None = None) -> in
     """Smallest k whose cumulative probability reaches q, or comes within three Monte Carlo
     standard errors of it when ``runs`` is given: a seat count whose cumulative probability sits
     on the level (a small list's P(0 seats) at 95 %, say) then gives the same interval in every
-    simulation, instead of one that flips with the noise (0-0 in one run, 0-3 in the next)."""
+    simulation, instead of one that flips with the noise (0-0 in one run, 0-3 in the next).
+    Always a value some run took: with few runs the tolerance can exceed q itself, and the answer
+    is then the smallest value taken, never a count no run had."""
+    probabilities = np.asarray(probabilities)
     cdf = np.cumsum(probabilities)
     tol = 3.0 * math.sqrt(q * (1.0 - q) / runs) if runs else 0.0
-    return int(np.searchsorted(cdf, q - tol - 1e-12))
+    first = int(np.argmax(probabilities > 0))
+    return max(int(np.searchsorted(cdf, q - tol - 1e-12)), first)
+
+
+def _at_least(r, k: int) -> float:
+    """P(at least k seats) of a list's or coalition's result: runs counted in integers and
+    divided once, so a probability prints as the runs counted it (0.306875, not 0.30687499...)."""
+    if k <= 0:
+        return 1.0
+    if r.seat_counts:
+        return sum(r.seat_counts[k:]) / r.runs
+    return float(sum(r.seat_probabilities[k:]))
 
 
 @dataclass(frozen=True)
@@ -50,6 +64,8 @@ class PartyResult:
     p_pivotal: float = float("nan")  # P(pivotal in at least one minimal winning coalition)
     p_vote_majority_without_seat_majority: float = float("nan")
     p_seat_majority_without_vote_majority: float = float("nan")
+    seat_counts: tuple[int, ...] = ()  # runs in which the list won exactly k seats
+    runs: int = 0
 
     @property
     def share_mean(self) -> float:
@@ -57,9 +73,7 @@ class PartyResult:
 
     def p_at_least(self, k: int) -> float:
         """P(the list wins at least k seats)."""
-        if k <= 0:
-            return 1.0
-        return float(sum(self.seat_probabilities[k:]))
+        return _at_least(self, k)
 
 
 @dataclass(frozen=True)
@@ -75,9 +89,11 @@ class CoalitionResult:
     seat_probabilities: tuple[float, ...]
     p_vote_majority_without_seat_majority: float = float("nan")
     p_seat_majority_without_vote_majority: float = float("nan")
+    seat_counts: tuple[int, ...] = ()
+    runs: int = 0
 
     def p_at_least(self, k: int) -> float:
-        return 1.0 if k <= 0 else float(sum(self.seat_probabilities[k:]))
+        return _at_least(self, k)
 
     @property
     def label(self) -> str:
@@ -211,6 +227,7 @@ def result_from_tally(election: Election, tally: Tally, seed: int, settings: dic
             p_threshold=float(pt), p_threshold_se=standard_error(pt, n),
             mean_share=float(100.0 * tally.share_sum[i] / n),
             seat_probabilities=tuple(float(x) for x in probs),
+            seat_counts=tuple(int(x) for x in tally.seat_counts[i]), runs=n,
             share_p05=float(100.0 * share_quantile(tally.share_hist[i], 0.05)),
             share_p50=float(100.0 * share_quantile(tally.share_hist[i], 0.50)),
             share_p95=float(100.0 * share_quantile(tally.share_hist[i], 0.95)),
@@ -231,6 +248,7 @@ def result_from_tally(election: Election, tally: Tally, seed: int, settings: dic
             name=coalition.name, members=coalition.members, p_majority=float(pm),
             p_majority_se=standard_error(pm, n), mean_seats=mean, seats_p05=p05, seats_p50=p50,
             seats_p95=p95, seat_probabilities=tuple(float(x) for x in probs),
+            seat_counts=tuple(int(x) for x in tally.coalition_seat_counts[k]), runs=n,
             p_vote_majority_without_seat_majority=float(tally.vote_not_seat[n_lists + k] / n)
             if analysis else nan,
             p_seat_majority_without_vote_majority=float(tally.seat_not_vote[n_lists + k] / n)

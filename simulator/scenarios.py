@@ -28,9 +28,13 @@ import numpy as np
 from .allocation import district_rules, kernel_rules
 from .allocation.districts import DistrictStage, allocate_districts_block
 from .allocation.kernels import BLOCK, SeatStage, allocate_stage, block_work
-from .config import Election, Scenario, config_document, dates_back, parse_config
+from .config import (
+    VOTE_MODEL_KEYS, Election, Scenario, config_document, dates_back, parse_config,
+)
 from .districts import district_scratch, district_shares, district_votes_record, sum_districts
-from .engine import Engine, check_options, run_settings, threshold_base, wave_plan
+from .engine import (
+    Engine, Ticker, check_finite, check_memory, check_options, run_settings, threshold_base, wave_plan,
+)
 from .errors import ConfigError, InputError
 from .results import Result, result_from_tally
 from .streams import chunk_states, fresh_seed, stream_state
@@ -69,8 +73,9 @@ def variant_of(base: Election, scenario: Scenario) -> Variant:
             fail(f"election.{key}", "not a rule a scenario can change; one of "
                  + ", ".join(sorted(ELECTION_KEYS)))
         doc["election"][key] = value
-    if "seats" in (ov.get("election") or {}) and "majority" not in ov["election"]:
-        doc["election"]["majority"] = int(doc["election"]["seats"]) // 2 + 1
+    seats = (ov.get("election") or {}).get("seats")
+    if seats is not None and "majority" not in ov["election"] and type(seats) is int and seats >= 1:
+        doc["election"]["majority"] = seats // 2 + 1  # (a bad value is parse_config's to name)
     rows = {p["id"]: p for p in doc["party"]}
     for pid, table in (ov.get("party") or {}).items():
         if pid not in rows or not isinstance(table, dict):
@@ -150,6 +155,11 @@ def grid_scenarios(settings: list[str]) -> list[Scenario]:
     for text in settings:
         key, sep, values = text.partition("=")
         parts = key.strip().split(".")
+        if parts[0].strip() in VOTE_MODEL_KEYS:
+            raise InputError(f"--set {text!r}: a scenario changes the rules only, on the same "
+                             f"draws; [{parts[0].strip()}] is part of the vote model or the polls, "
+                             "and changing it is a separate forecast (run simulate on a config "
+                             "with the change)")
         if (not sep or not values.strip() or parts[0] not in ("election", "party", "district")
                 or len(parts) != (2 if parts[0] == "election" else 3) or not all(parts)):
             raise InputError(f"--set {text!r}: expected KEY=V1,V2,... with KEY like election.threshold, "
@@ -174,6 +184,30 @@ def _value(text: str):
         return tomllib.loads(f"x = {text}")["x"]
     except tomllib.TOMLDecodeError:
         return text
+
+
+def _same_rules(a: Variant, b: Variant) -> bool:
+    ea, eb = a.election, b.election
+    return (ea.rules == eb.rules and ea.parties == eb.parties and ea.districts == eb.districts
+            and np.array_equal(a.slot, b.slot))
+
+
+def new_scenarios(base: Election, extra: list[Scenario]) -> tuple[list[Scenario], list[str]]:
+    """The scenarios of ``extra`` (a ``--set`` grid) that differ from the baseline's rules and
+    from every scenario before them (the config's first), each checked; and a line for each one
+    dropped, saying why (a grid over a key repeats the baseline's own value, say)."""
+    seen = [("the baseline's rules", Variant("baseline", base, np.arange(len(base.parties)), []))]
+    seen += [(f"scenario {s.name!r} of the config", variant_of(base, s)) for s in base.scenarios]
+    keep, dropped = [], []
+    for scenario in extra:
+        variant = variant_of(base, scenario)
+        same = next((label for label, v in seen if _same_rules(v, variant)), None)
+        if same is not None:
+            dropped.append(f"scenario {scenario.name!r} left out: the same rules as {same}")
+            continue
+        seen.append((f"scenario {scenario.name!r}", variant))
+        keep.append(scenario)
+    return keep, dropped
 
 
 def variants_of(base: Election, extra: list[Scenario] = ()) -> list[Variant]:
@@ -260,14 +294,16 @@ def variants_record(variants: list[Variant], base_election: Election) -> Variant
     )
 
 
-@nb.njit(cache=True, parallel=True)
-def _sweep_wave(states, chunk_runs, votes, dv, var, slots, diffs):
+@nb.njit(cache=True, parallel=True, nogil=True)
+def _sweep_wave(states, chunk_runs, votes, dv, var, slots, diffs, ticks):
     """Chunks in parallel; variant v's tally is slot ``thread * variants + v`` of ``slots``, its
-    differences ``diffs[thread, v]``: integer sums, the same whichever thread ran which chunk."""
+    differences ``diffs[thread, v]``: integer sums, the same whichever thread ran which chunk.
+    ``ticks[c]``: runs of chunk c done so far (for the progress bar; see engine.Ticker)."""
     n_v = var.seats.shape[0]
     for c in nb.prange(states.shape[0]):
         s = nb.get_thread_id()
-        _sweep_chunk(states[c], chunk_runs[c], votes, dv, var, slots, s * n_v, diffs[s])
+        _sweep_chunk(states[c], chunk_runs[c], votes, dv, var, slots, s * n_v, diffs[s],
+                     ticks[c:c + 1])
 
 
 @nb.njit(cache=True, error_model="numpy")
@@ -284,7 +320,7 @@ def _gather_slots(x, slot, nr, out):
 
 
 @nb.njit(cache=True, error_model="numpy")
-def _sweep_chunk(words, runs, votes, dv, var, slots, first, diffs):
+def _sweep_chunk(words, runs, votes, dv, var, slots, first, diffs, tick):
     """One chunk: draw each block of runs once (the engine's votes stage, and with districts the
     district shares), then for every variant gather the votes into its slots, allocate, tally,
     and add its run-by-run differences from the baseline (variant 0) to ``diffs``."""
@@ -375,6 +411,7 @@ def _sweep_chunk(words, runs, votes, dv, var, slots, first, diffs):
                         for r in range(nr):
                             coal[r] += sb[i, r]
                 _add_difference(coal, group, nr, var.majority[v], var.majority[0], diffs[v, n + c])
+        tick[0] = start + nr
 
 
 @nb.njit(cache=True, error_model="numpy")
@@ -459,7 +496,8 @@ class SweepPlan:
     magnitude: int
 
 
-def sweep_wave(plan: SweepPlan, seed: int, first: int, chunk_runs: np.ndarray) -> tuple[dict, np.ndarray]:
+def sweep_wave(plan: SweepPlan, seed: int, first: int, chunk_runs: np.ndarray,
+               ticks: np.ndarray | None = None) -> tuple[dict, np.ndarray]:
     """One wave of a sweep: every variant's tally arrays (variant first) and the sums of the
     run-by-run differences (variants x lists + coalitions x 4), all integers."""
     threads = nb.config.NUMBA_NUM_THREADS
@@ -468,7 +506,8 @@ def sweep_wave(plan: SweepPlan, seed: int, first: int, chunk_runs: np.ndarray) -
                         districts=plan.districts, magnitude=plan.magnitude)
     diffs = np.zeros((threads, n_v, plan.lists + plan.coalitions, 4), np.int64)
     _sweep_wave(chunk_states(seed, first, len(chunk_runs)), np.asarray(chunk_runs, np.int64),
-                plan.engine.votes, plan.dv, plan.var, slots.chunk_tally(), diffs)
+                plan.engine.votes, plan.dv, plan.var, slots.chunk_tally(), diffs,
+                np.zeros(len(chunk_runs), np.int64) if ticks is None else ticks)
     wave = {f: getattr(slots, f).reshape((threads, n_v) + getattr(slots, f).shape[1:]).sum(0)
             for f in slots._arrays()}
     return wave, diffs.sum(axis=0)
@@ -495,6 +534,8 @@ def sweep(election: Election, extra: list[Scenario] = (), runs: int | None = Non
     plan = SweepPlan(engine=engine, dv=district_votes_record(election), var=var, lists=n,
                      coalitions=n_c, districts=n_d, max_seats=int(var.seats.max()),
                      magnitude=int(var.dseats.max()) if n_d else 0)
+    check_finite(election.path, var)
+    check_memory(election, nb.get_num_threads(), variants=len(variants), seats=plan.max_seats)
     waves_plan = wave_plan(runs, engine.chunk_size)
     items = [(seed, first, chunk_runs) for first, chunk_runs in waves_plan]
     done = 0
@@ -506,8 +547,9 @@ def sweep(election: Election, extra: list[Scenario] = (), runs: int | None = Non
             progress(done, runs)
 
     def here():
+        ticker = Ticker(progress, runs)
         for i, item in enumerate(items):
-            wave = sweep_wave(plan, *item)
+            wave = ticker.during(lambda ticks, item=item: sweep_wave(plan, *item, ticks), item[2])
             finished(i)
             yield wave
 
