@@ -9,12 +9,12 @@ Per run, from its vote shares and seats:
   losing by leaving, over all lists' swings) and the Shapley-Shubik index (its share of the orders
   in which it brings the majority) of every list in the game of the seat holders with the
   majority as quota, and whether it is pivotal in at least one minimal winning coalition
-  ("kingmaker": a winning coalition every member of which is pivotal). Exact, by enumerating the
-  seat holders' coalitions as bitmasks (:func:`power_indices`); a list with a majority alone is
-  a dictator (1, 1, pivotal; the others 0). Counted in one run in ``POWER_THIN`` (the runs whose
-  place in their block is a multiple of it) to keep the enumeration's cost small; above
-  ``POWER_MAX`` seat holders only the ``POWER_MAX`` largest play (the others count as dummies
-  with index 0): an approximation, and the result says when it was used;
+  ("kingmaker": a winning coalition every member of which is pivotal). Exact, for any number of
+  seat holders: by enumerating their coalitions as bitmasks when they are few
+  (:func:`power_indices`, 2^m coalitions), else by counting coalitions by size and weight
+  (:func:`power_counting`, m^2 x majority steps), whichever is cheaper; a list with a majority
+  alone is a dictator (1, 1, pivotal; the others 0). Counted in one run in ``POWER_THIN`` (the
+  runs whose place in their block is a multiple of it);
 * **votes against seats**: whether a list (or coalition) has a majority of the valid votes of the
   lists that take part but not a majority of the seats, or the reverse;
 * **the last seat** (one district, divisor or largest-remainder methods): the list that won the
@@ -38,7 +38,7 @@ from .allocation.kernels import BLOCK, DHONDT, HARE_NIEMEYER, SAINTE_LAGUE
 
 POWER_UNIT = 2.0**-24
 POWER_THIN = 8
-POWER_MAX = 20
+ENUMERATE_MAX = 12  # seat holders up to which enumerating may beat counting (2^12 coalitions)
 MARGIN_BINS = 5000  # the last seat's margin in points, bins of MARGIN_STEP, and one overflow bin
 MARGIN_STEP = 0.002
 
@@ -84,7 +84,7 @@ def power_reference(seats: list[int], quota: int) -> tuple[list[float], list[flo
     return [float(x) for x in banzhaf], [float(x) for x in shapley], pivotal
 
 
-_FACTORIALS = np.array([math.factorial(k) for k in range(POWER_MAX + 1)], np.float64)
+_FACTORIALS = np.array([math.factorial(k) for k in range(31)], np.float64)  # enumeration: <= 30
 
 
 _LOWEST = np.array([0] + [(x & -x).bit_length() - 1 for x in range(1, 1 << 12)], np.int64)
@@ -104,7 +104,7 @@ def _lowest(x):
 @nb.njit(cache=True, error_model="numpy")
 def power_indices(w, quota, banzhaf, shapley, pivotal, scratch):
     """Banzhaf and Shapley-Shubik indices and minimal-winning pivots of the players with weights
-    ``w`` (at most ``POWER_MAX``; all > 0) and ``quota``, into the three arrays, by enumerating
+    ``w`` (all > 0; at most 30, and few: the cost is 2^len(w)) and ``quota``, into the three arrays, by enumerating
     every coalition as a bitmask: a coalition's weight is its lowest member's plus that of the
     coalition without it (already computed, as it is a smaller number); in a winning coalition
     whose weight exceeds the quota by e, the members heavier than e are its swings (each weighs
@@ -154,6 +154,88 @@ def power_indices(w, quota, banzhaf, shapley, pivotal, scratch):
             banzhaf[i] /= swings
 
 
+@nb.njit(cache=True, error_model="numpy")
+def power_counting(w, quota, banzhaf, shapley, pivotal, scratch):
+    """:func:`power_indices` by counting instead of enumerating, in O(m^2 q) for m players and
+    quota q (whole-number weights below the quota, as seats are), where enumerating costs
+    O(2^m m): the generating function of the coalitions, A[s, t] = how many coalitions of s
+    players weigh t (t < q), is built player by player; removing player i again (C[s, t] =
+    A[s, t] - C[s - 1, t - w_i], upwards in t) counts the coalitions without i, and those of
+    weight in [q - w_i, q) are the ones i swings: their number is its Banzhaf count, and with
+    the weight s! (m - 1 - s)! / m! of each size its Shapley-Shubik index. A player is in a
+    minimal winning coalition when some coalition S holding it wins and still loses without its
+    lightest member l: with the players in order of weight, S is l and a subset T of those
+    before l with w(T) in [q - w_l, q), and counting subsets of those before l by weight, with
+    player i removed as above, says whether such a T holds i. Counts are float64: exact while
+    they stay below 2^53 (fewer than 53 players). ``scratch``: float64, at least
+    (2 m + 2) x q."""
+    m = w.shape[0]
+    q = np.int64(quota)
+    if scratch.shape[0] < 2 * m + 2 or scratch.shape[1] < q:
+        scratch = np.empty((2 * m + 2, q))
+    a = scratch[:m + 1]  # A[s, t], sizes 0..m (size m only matters past the quota)
+    c = scratch[m + 1: 2 * m + 1]  # C[s, t] of the player being removed, sizes 0..m-1
+    cnt = scratch[2 * m + 1]  # subsets of the heavier players, by weight
+    for x in range(m + 1):
+        for t in range(q):
+            a[x, t] = 0.0
+    a[0, 0] = 1.0
+    for j in range(m):
+        wj = np.int64(w[j])
+        for x in range(j + 1, 0, -1):
+            for t in range(q - 1, wj - 1, -1):
+                a[x, t] += a[x - 1, t - wj]
+    swings = 0.0
+    for i in range(m):
+        wi = np.int64(w[i])
+        lo = max(q - wi, 0)
+        b = 0.0
+        ss = 0.0
+        coef = 1.0 / m  # s! (m - 1 - s)! / m! for s = 0, then by its ratio
+        for x in range(m):
+            for t in range(q):
+                c[x, t] = a[x, t] - (c[x - 1, t - wi] if x > 0 and t >= wi else 0.0)
+            k = 0.0
+            for t in range(lo, q):
+                k += c[x, t]
+            b += k
+            ss += k * coef
+            if x < m - 1:
+                coef *= (x + 1.0) / (m - 1.0 - x)
+        banzhaf[i] = b
+        shapley[i] = ss
+        swings += b
+        pivotal[i] = False
+    for i in range(m):
+        banzhaf[i] = banzhaf[i] / swings if swings > 0.0 else 0.0
+    order = np.argsort(-w, kind="mergesort")  # heaviest first, ties in their order
+    for t in range(q):
+        cnt[t] = 0.0
+    cnt[0] = 1.0
+    free = c[0]  # scratch row: the counts without one player
+    for pos in range(m):
+        l = order[pos]
+        wl = np.int64(w[l])
+        lo = max(q - wl, 0)
+        for t in range(lo, q):
+            if cnt[t] > 0.5:
+                pivotal[l] = True
+                break
+        for y in range(pos):
+            i = order[y]
+            if pivotal[i]:
+                continue
+            wi = np.int64(w[i])
+            for t in range(q):
+                free[t] = cnt[t] - (free[t - wi] if t >= wi else 0.0)
+            for t in range(max(lo - wi, 0), max(q - wi, 0)):
+                if free[t] > 0.5:
+                    pivotal[i] = True
+                    break
+        for t in range(q - 1, wl - 1, -1):
+            cnt[t] += cnt[t - wl]
+
+
 @nb.njit(cache=True, error_model="numpy", inline="always")
 def _divisor(method, k):
     """The divisor of a list's (k+1)-th seat."""
@@ -171,7 +253,8 @@ def analysis_block(src, sb, nr, spec, a, scratch):
     that they vectorise; the power indices' enumeration runs run by run, one in POWER_THIN."""
     n = src.shape[0]
     n_c = spec.coalition_members.shape[0]
-    place, wt, taking, best, any_q, lo, hi, win, lose, order, vals, b_out, s_out, p_out, masks = scratch
+    (place, wt, taking, best, any_q, lo, hi, win, lose, order, vals, b_out, s_out, p_out, masks,
+     table) = scratch
     for i in range(n):  # a key that orders by seats, then votes (shares are below 1)
         for r in range(nr):
             wt[i, r] = sb[i, r] + 0.5 * src[i, r]
@@ -233,20 +316,22 @@ def analysis_block(src, sb, nr, spec, a, scratch):
     if spec.last_seat:
         _last_seat(src, sb, nr, spec.method, spec.seats, wt, lo, hi, win, lose, a.last_won,
                    a.last_lost, a.margin_hist)
-    power_counts = np.zeros(2, np.int64)
+    power_counts = np.zeros(1, np.int64)
     banzhaf, shapley, pivotal = a.banzhaf, a.shapley, a.pivotal
     for r in range(0, nr if spec.power else 0, POWER_THIN):
         _power_run(sb, r, spec.majority, banzhaf, shapley, pivotal, power_counts, order, vals,
-                   b_out, s_out, p_out, masks)
+                   b_out, s_out, p_out, masks, table)
     a.power_runs[0] += power_counts[0]
-    a.power_approximate[0] += power_counts[1]
 
 
 @nb.njit(cache=True, error_model="numpy")
 def _power_run(sb, r, majority, banzhaf, shapley, pivotal, counts, order, vals, b_out, s_out,
-               p_out, masks):
+               p_out, masks, table):
     """One run's power indices added to the sums (arrays, not the tally record: a record is
-    copied at every call, and this runs once a run). ``counts``: runs counted, approximated."""
+    copied at every call, and this runs once a run). ``counts[0]``: runs counted. The seat
+    holders' game is solved by enumeration when they are few (:func:`power_indices`: 2^m
+    coalitions) and by counting otherwise (:func:`power_counting`: m^2 x majority), whichever
+    costs less; both are exact."""
     n = sb.shape[0]
     counts[0] += 1
     m = 0
@@ -259,18 +344,12 @@ def _power_run(sb, r, majority, banzhaf, shapley, pivotal, counts, order, vals, 
         if sb[i, r] > 0.0:
             order[m] = i
             m += 1
-    if m > POWER_MAX:  # keep the POWER_MAX largest seat holders
-        counts[1] += 1
-        for x in range(POWER_MAX):
-            top = x
-            for y in range(x + 1, m):
-                if sb[order[y], r] > sb[order[top], r]:
-                    top = y
-            order[x], order[top] = order[top], order[x]
-        m = POWER_MAX
     for x in range(m):
         vals[x] = sb[order[x], r]
-    power_indices(vals[:m], majority, b_out, s_out, p_out, masks)
+    if m <= ENUMERATE_MAX and (1 << m) * 8 < m * m * majority:
+        power_indices(vals[:m], majority, b_out, s_out, p_out, masks)
+    else:
+        power_counting(vals[:m], majority, b_out, s_out, p_out, table)
     for x in range(m):
         i = order[x]
         banzhaf[i] += np.int64(b_out[x] / POWER_UNIT + 0.5)
@@ -342,10 +421,11 @@ def _last_seat(src, sb, nr, method, seats, wt, lo, hi, win, lose, last_won, last
 
 
 @nb.njit(cache=True)
-def analysis_scratch(n):
+def analysis_scratch(n, majority):
     """Scratch of :func:`analysis_block` (allocate once per chunk)."""
     return (np.empty((n, BLOCK), np.int64), np.empty((n, BLOCK)), np.empty(BLOCK),
             np.empty(BLOCK, np.int64), np.empty(BLOCK), np.empty(BLOCK), np.empty(BLOCK),
             np.empty(BLOCK, np.int64), np.empty(BLOCK, np.int64),
-            np.empty(n, np.int64), np.empty(POWER_MAX), np.empty(POWER_MAX), np.empty(POWER_MAX),
-            np.empty(POWER_MAX, np.bool_), np.empty((2, 1 << 12)))
+            np.empty(n, np.int64), np.empty(n), np.empty(n), np.empty(n),
+            np.empty(n, np.bool_), np.empty((2, 1 << ENUMERATE_MAX)),
+            np.empty((2 * n + 2, max(majority, 1))))

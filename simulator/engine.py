@@ -69,7 +69,7 @@ def _simulate_chunk(words, runs, votes, seats, dv, ds, aspec, spec, t, record_vo
     src, sb = work[0][0], work[0][2]  # lists x BLOCK: one run per column
     scratch = vote_scratch(votes)
     dscratch = district_scratch(dv, n)
-    ascratch = analysis_scratch(n)
+    ascratch = analysis_scratch(n, aspec.majority if aspec.enabled else 1)
     for start in range(0, runs, BLOCK):
         nr = min(BLOCK, runs - start)
         st = draw_shares(st, votes, scratch, nr, src)
@@ -377,7 +377,7 @@ def memory_estimate(election: Election, threads: int, variants: int = 1, record_
     tally = 8 * ((n + c) * s + n * (SHARE_BINS + 1) + d * n * (m + 2) + n * n + 12 * (n + c)
                  + MARGIN_BINS)
     results = 72 * (n + c) * s  # a tuple of floats and one of ints per list and coalition
-    scratch = 8 * threads * BLOCK * (40 * n + 4 * d * n)
+    scratch = 8 * threads * (BLOCK * (40 * n + 4 * d * n) + (2 * n + 2) * election.rules.majority)
     return variants * ((threads + 3) * tally + results) + scratch + 12 * record_runs * n
 
 

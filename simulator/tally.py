@@ -51,7 +51,7 @@ class Tally:
     district_any: np.ndarray = None
     district_hist: np.ndarray = None
     # analysis (simulator.analysis): places by seats (lists x lists), first by votes, power index
-    # sums (POWER_UNITs), pivots, the runs power was counted in (and approximated), majorities of
+    # sums (POWER_UNITs), pivots, the runs power was counted in, majorities of
     # votes without seats and the reverse (lists, then coalitions), the last seat
     rank: np.ndarray = None
     first_by_votes: np.ndarray = None
@@ -59,7 +59,6 @@ class Tally:
     shapley: np.ndarray = None
     pivotal: np.ndarray = None
     power_runs: np.ndarray = None
-    power_approximate: np.ndarray = None
     vote_not_seat: np.ndarray = None
     seat_not_vote: np.ndarray = None
     last_won: np.ndarray = None
@@ -88,7 +87,7 @@ class Tally:
                    district_seats=z(districts, lists), district_any=z(districts, lists),
                    district_hist=z(districts, lists, magnitude + 1 if districts else 0),
                    rank=z(lists, lists), first_by_votes=z(lists), banzhaf=z(lists), shapley=z(lists),
-                   pivotal=z(lists), power_runs=z(1), power_approximate=z(1),
+                   pivotal=z(lists), power_runs=z(1),
                    vote_not_seat=z(lists + coalitions), seat_not_vote=z(lists + coalitions),
                    last_won=z(lists), last_lost=z(lists), margin_hist=z(MARGIN_BINS + 1))
 
@@ -155,7 +154,7 @@ TallySpec = namedtuple("TallySpec", (
 ChunkTally = namedtuple("ChunkTally", (
     "seat_counts", "majority", "threshold", "coalition_majority", "coalition_seat_counts",
     "share_units", "share_hist", "district_seats", "district_any", "district_hist",  # as in Tally
-    "rank", "first_by_votes", "banzhaf", "shapley", "pivotal", "power_runs", "power_approximate",
+    "rank", "first_by_votes", "banzhaf", "shapley", "pivotal", "power_runs",
     "vote_not_seat", "seat_not_vote", "last_won", "last_lost", "margin_hist",
     "cs",  # (BLOCK,) scratch
     "bins",  # (lists x BLOCK) int32 scratch: each run's share bin
@@ -171,7 +170,7 @@ def chunk_tally(slots, x, cs, bins):
                       slots.share_units[x], slots.share_hist[x], slots.district_seats[x],
                       slots.district_any[x], slots.district_hist[x], slots.rank[x],
                       slots.first_by_votes[x], slots.banzhaf[x], slots.shapley[x],
-                      slots.pivotal[x], slots.power_runs[x], slots.power_approximate[x],
+                      slots.pivotal[x], slots.power_runs[x],
                       slots.vote_not_seat[x], slots.seat_not_vote[x], slots.last_won[x],
                       slots.last_lost[x], slots.margin_hist[x], cs, bins)
 

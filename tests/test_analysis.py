@@ -139,3 +139,38 @@ def test_analysis_is_off_by_default_and_in_the_json_when_on():
     # and the analysis changes no other number
     for pid in plain["parties"]:
         assert plain["parties"][pid]["seat_probabilities"] == doc["parties"][pid]["seat_probabilities"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.integers(1, 40), min_size=1, max_size=9), st.floats(0.01, 1.0))
+def test_counting_equals_the_brute_force_reference(weights, fraction):
+    """The counting method (m^2 x quota) gives the enumeration's indices and pivots, exactly."""
+    from simulator.analysis import power_counting
+
+    quota = max(1, int(sum(weights) * fraction))
+    if max(weights) >= quota:  # a dictator is settled before either method runs
+        quota = max(weights) + 1
+    m = len(weights)
+    b, s, p = np.empty(m), np.empty(m), np.empty(m, np.bool_)
+    power_counting(np.array(weights, float), quota, b, s, p, np.empty((1, 1)))
+    rb, rs, rp = power_reference(weights, quota)
+    np.testing.assert_allclose(b, rb, atol=1e-12)
+    np.testing.assert_allclose(s, rs, atol=1e-12)
+    assert list(p) == rp
+
+
+def test_counting_and_enumeration_agree_on_many_seat_holders():
+    """16 and 24 seat holders of a 150-seat parliament: too many for the brute-force reference,
+    so the two exact methods check each other (enumeration is what the engine used before)."""
+    from simulator.analysis import power_counting
+
+    rng = np.random.default_rng(5)
+    for m in (16, 24):
+        w = (rng.multinomial(150 - m, np.ones(m) / m) + 1).astype(float)
+        b1, s1, p1 = np.empty(m), np.empty(m), np.empty(m, np.bool_)
+        b2, s2, p2 = np.empty(m), np.empty(m), np.empty(m, np.bool_)
+        power_indices(w, 76, b1, s1, p1, np.empty((2, 1 << m)))
+        power_counting(w, 76, b2, s2, p2, np.empty((1, 1)))
+        np.testing.assert_allclose(b1, b2, atol=1e-12)
+        np.testing.assert_allclose(s1, s2, atol=1e-12)
+        assert list(p1) == list(p2)

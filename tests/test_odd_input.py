@@ -375,6 +375,19 @@ def test_the_quota_follows_the_seats_in_a_scenario_and_in_districts(write_config
     assert e.rules.threshold <= 100 / 150 < np.nextafter(e.rules.threshold, 1.0)
 
 
+def test_a_quota_threshold_by_district_is_each_districts_own(tmp_path):
+    from simulator.allocation import district_rules
+
+    (tmp_path / "v.csv").write_text("district,party,votes\nd1,a,90\nd1,b,10\nd2,a,70\nd2,b,30\n")
+    cfg = tmp_path / "d.toml"
+    cfg.write_text('[election]\nseats = 14\nthreshold = "quota"\nthreshold_scope = "district"\n'
+                   '[[party]]\nid = "a"\n[[party]]\nid = "b"\n[[district]]\nid = "d1"\nseats = 4\n'
+                   '[[district]]\nid = "d2"\nseats = 10\nthreshold = 20\n'
+                   '[result]\ndistrict_votes = "v.csv"\n')
+    thresholds = district_rules(load_config(cfg)).thresholds
+    assert thresholds[0, 0] == pytest.approx(25.0) and thresholds[1, 0] == 20.0
+
+
 # --- 11, 18, 20: values far outside what elections have -------------------------------------------------------
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..config import Election, Rules
+from ..config import Election, Rules, quota_threshold
 from ..errors import InputError
 from .districts import DistrictStage, allocate_districts_batch_kernel, district_stage
 from .kernels import METHOD_CODES, SeatStage, allocate_batch_kernel, seat_stage
@@ -105,6 +105,14 @@ class AllocationRow:
     seats: int
 
 
+def _district_threshold(rules: Rules, district) -> float:
+    """A district's threshold with threshold_scope = "district": its own, else the election's;
+    the election's "quota" is each district's own quota (one of its seats' worth)."""
+    if district.threshold is not None:
+        return district.threshold
+    return quota_threshold(district.seats) if rules.threshold_quota else rules.threshold
+
+
 def district_rules(election: Election) -> DistrictStage:
     """The district kernels' record of an election with districts: per district and list, the
     threshold (a list's own, else its district's, else the election's) and the seats."""
@@ -115,7 +123,7 @@ def district_rules(election: Election) -> DistrictStage:
                               True, kr.minority, kr.exempt, kr.cnum, kr.cden)
     national = rules.threshold_scope == "national"
     rows = [kr.thresholds] if national else [
-        np.array([rules.threshold if d.threshold is None else d.threshold] * len(election.parties))
+        np.array([_district_threshold(rules, d)] * len(election.parties))
         for d in election.districts]
     thresholds = np.array(rows, np.float64)
     if not national:  # a list's own threshold wins over its district's
