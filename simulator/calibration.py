@@ -421,7 +421,7 @@ def calibrate(paths: list[str | Path], do_fit: bool = False, runs: int = 20_000,
 
 
 def shipped_document(fitted: Fit, calibration: Calibration) -> dict:
-    """The content of ``simulator/data/polling_error.json`` for a fit."""
+    """The content of a fit file (``polling_error.json``, the shipped default's format) for a fit."""
     p = fitted.params
     cal = calibration.summaries["calibrated"]
     return {
@@ -438,12 +438,14 @@ def shipped_document(fitted: Fit, calibration: Calibration) -> dict:
     }
 
 
-def write_shipped(doc: dict) -> Path:
-    """Write the shipped default (the package's data/polling_error.json); returns its path."""
-    from importlib import resources
+FIT_FILE = "polling_error.json"
 
-    from .report import write_atomic
 
-    with resources.as_file(resources.files("simulator").joinpath("data/polling_error.json")) as path:
-        write_atomic(path, json.dumps(doc, indent=2) + "\n")
-        return Path(path)
+def write_fit(doc: dict, path: str | Path) -> Path:
+    """Write a fit (:func:`shipped_document`) to ``path``, atomically; returns the path. A config
+    reads it with ``model.polling_error = "path/to/polling_error.json"``; copied over the
+    package's ``simulator/data/polling_error.json`` it becomes every config's default."""
+    from .files import write_atomic
+
+    write_atomic(path, json.dumps(doc, indent=2) + "\n")
+    return Path(path)

@@ -442,39 +442,51 @@ def report(
 @_friendly
 def calibrate(
     paths: list[Path] = typer.Argument(..., help="Configs of past elections with polls and a \\[result], or directories of them (e.g. configs/history)."),
-    fit: bool = typer.Option(False, "--fit", help="Fit the polling error by leave-one-election-out, score each election with the fit made without it, and write the fit on all of them as the shipped default (simulator/data/polling_error.json)."),
-    runs: int = typer.Option(20_000, "--runs", "-n", help="Simulated elections per election and model."),
+    fit: bool = typer.Option(False, "--fit", help="Fit the polling error by leave-one-election-out, score each election with the fit made without it, and write the fit on all of them to polling_error.json (in --out, else in the working directory; or --fit-file). A config uses it with model.polling_error = \"polling_error.json\"; the package's own default is never overwritten."),
+    fit_file: Optional[Path] = typer.Option(None, "--fit-file", help="With --fit: write the fit here (default: polling_error.json in --out, else in the working directory)."),
+    runs: Optional[str] = typer.Option("20000", "--runs", "-n", help="Simulated elections per election and model (100 to 1,000,000; 20000, 2e4 and 20_000 all work)."),
     seed: int = typer.Option(1, "--seed", help="Random seed (election k uses seed + k)."),
     json_path: Optional[Path] = typer.Option(None, "--json", help="Write every score as JSON here."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write calibration.md, .csv, .json and the PIT and coverage chart (.png, .svg) into this directory."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write calibration.md, .csv, .json and the PIT and coverage chart (.png, .svg) into this directory (and, with --fit, the fit)."),
     dask: Optional[str] = typer.Option(None, "--dask", metavar="ADDRESS", help=DASK_HELP),
 ) -> None:
     """Forecast past elections from their own polls and score the forecasts against the results: interval coverage, PIT, CRPS, Brier and log scores, for the sampling-only and the calibrated model side by side."""
+    from .calibration import FIT_FILE, shipped_document, write_fit
     from .calibration import calibrate as run_calibration
-    from .calibration import shipped_document, write_shipped
-    from .report import calibration_files, calibration_table, check_report_dir, check_writable, write_atomic, write_report
+    from .engine import check_options
+    from .files import check_outputs
+    from .report import calibration_files, calibration_table, check_report_dir, write_atomic, write_report
 
+    n_runs = _count(runs, "--runs")
+    check_options(seed=seed)
+    if fit_file is not None and not fit:
+        raise InputError("--fit-file needs --fit")
     _check_dask(dask, None)
-    if json_path:
-        check_writable(json_path)
+    fit_path = None
+    if fit:
+        fit_path = fit_file or (out / FIT_FILE if out else Path(FIT_FILE))
+    inputs = [p for p in paths if p.is_file()]
+    in_out = fit_path is not None and fit_file is None and out is not None  # out may not exist yet
+    check_outputs([p for p in (json_path, None if in_out else fit_path) if p is not None], inputs)
     if out:
-        check_report_dir(out)
+        check_report_dir(out, inputs)
     with _cluster(dask) as cluster, err_console.status("calibrating") as status:
-        cal = run_calibration([str(p) for p in paths], do_fit=fit, runs=runs, seed=seed,
+        cal = run_calibration([str(p) for p in paths], do_fit=fit, runs=n_runs, seed=seed,
                               progress=lambda msg: status.update(f"calibrating: {msg}"),
                               cluster=cluster)
     console.print(calibration_table(cal))
-    if fit:
-        path = write_shipped(shipped_document(cal.fit, cal))
-        p = cal.fit.params
-        err_console.print(f"fitted: scale {p.scale:.4f}, size exponent {p.size_exponent:.3f}, drift "
-                          f"{p.drift:.3f}, df {p.df:g}; wrote {path}", markup=False)
     if json_path:
         write_atomic(json_path, json.dumps(cal.to_json(), indent=2) + "\n")
         err_console.print(f"wrote {json_path}", markup=False)
     if out:
         for p in write_report(out, calibration_files(cal)):
             err_console.print(f"wrote {p}", markup=False)
+    if fit:
+        path = write_fit(shipped_document(cal.fit, cal), fit_path)
+        p = cal.fit.params
+        err_console.print(f"fitted: scale {p.scale:.4f}, size exponent {p.size_exponent:.3f}, drift "
+                          f"{p.drift:.3f}, df {p.df:g}; wrote {path} (use it with "
+                          f'model.polling_error = "{path}")', markup=False)
 
 
 polls_app = typer.Typer(

@@ -769,6 +769,48 @@ def calibrated_error() -> dict:
     return json.loads(text)
 
 
+FIT_KEYS = ("scale", "df", "size_exponent", "drift", "house_effects", "window_days",
+            "design_effect")
+
+
+def error_fit(c: "_Checker", value: str) -> dict:
+    """The polling-error parameters in a fit file written by ``electsim calibrate --fit``
+    (``model.polling_error = "fit.json"``, a path relative to the config's folder), checked as
+    strictly as the config's own keys."""
+    key = "model.polling_error"
+    path = Path(value)
+    if not path.is_absolute():
+        path = Path(str(c.path)).parent / path
+    try:
+        doc = json.loads(path.read_text("utf-8-sig"))
+    except FileNotFoundError:
+        c.fail(key, f'must be "calibrated", a number or a fit file (.json); no such file {path}',
+               value)
+    except (OSError, UnicodeDecodeError) as exc:
+        c.fail(key, f"cannot read the fit file {path} ({exc.__class__.__name__})", value)
+    except ValueError:
+        c.fail(key, f"the fit file {path} is not JSON", value)
+    if not isinstance(doc, dict) or any(k not in doc for k in FIT_KEYS):
+        c.fail(key, f"the fit file {path} must hold " + ", ".join(FIT_KEYS), value)
+    where = f"{key} ({path.name})"
+    fit = {"scale": c.number(doc, f"{where}.scale", required=True, low=0.0, high=5.0),
+           "size_exponent": c.number(doc, f"{where}.size_exponent", required=True, low=0.0,
+                                     high=2.0),
+           "drift": c.number(doc, f"{where}.drift", required=True, low=0.0, high=100.0),
+           "house_effects": c.boolean(doc, f"{where}.house_effects", default=True),
+           "window_days": c.number(doc, f"{where}.window_days", required=True, low=0.0,
+                                   high=3653.0)}
+    if doc["df"] == "normal":
+        fit["df"] = "normal"
+    else:
+        fit["df"] = c.number(doc, f"{where}.df", required=True, low=1.0, high=1000.0)
+    deff = doc["design_effect"]
+    if deff != "estimate":
+        deff = c.number(doc, f"{where}.design_effect", required=True, low_open=0.0, high=1e6)
+    fit["design_effect"] = deff
+    return fit
+
+
 def _parse_model(c: _Checker, data: dict) -> Model:
     m = c.table(data, "model", required=False) or {}
     c.no_unknown(
@@ -786,6 +828,12 @@ def _parse_model(c: _Checker, data: dict) -> Model:
     if isinstance(pe, str) and pe == "calibrated":
         fit = calibrated_error()
         scale = float(fit["scale"])
+    elif isinstance(pe, str) and pe.lower().endswith(".json"):  # a fit of calibrate --fit
+        fit = error_fit(c, pe)
+        scale = float(fit["scale"])
+        pe = scale
+        if scale == 0:
+            fit = None
     else:
         scale = c.number(m, "model.polling_error", required=True, low=0.0, high=5.0)
         pe = scale

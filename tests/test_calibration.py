@@ -55,16 +55,72 @@ def test_calibrate_scores_both_models_and_the_errors_widen_the_intervals(tmp_pat
     assert "sampling error only" in result.stdout and "90 % share intervals" in result.stdout
 
 
-def test_fit_leaves_each_election_out_and_writes_the_shipped_file(monkeypatch, tmp_path):
-    written = {}
-    monkeypatch.setattr(calibration, "write_shipped",
-                        lambda doc: written.update(doc) or tmp_path / "polling_error.json")
-    result = runner.invoke(app, ["calibrate", *map(str, THREE), "--fit", "--runs", "300"])
+def test_fit_leaves_each_election_out_and_writes_a_fit_file_a_config_can_use(tmp_path):
+    from importlib import resources
+
+    shipped = resources.files("simulator").joinpath("data/polling_error.json").read_bytes()
+    result = runner.invoke(app, ["calibrate", *map(str, THREE), "--fit", "--runs", "3e2",
+                                 "--out", str(tmp_path / "cal")])
     assert result.exit_code == 0, result.output
+    written = json.loads((tmp_path / "cal" / "polling_error.json").read_text())
     assert written["df"] in [("normal" if math.isinf(d) else d) for d in calibration.DF_GRID]
     assert 0.01 < written["scale"] < 1.0 and written["house_effects"] is True
     assert len(written["fitted_on"]) == 3
     assert "fitted: scale" in result.stderr
+    # the package's own default is left as it was
+    assert resources.files("simulator").joinpath("data/polling_error.json").read_bytes() == shipped
+    # and a config reads the fit from its path (relative to the config's folder)
+    text = THREE[0].read_text(encoding="utf-8") + '\n[model]\npolling_error = "cal/polling_error.json"\n'
+    assert "[model]" not in THREE[0].read_text(encoding="utf-8")
+    (tmp_path / "e.toml").write_text(text, encoding="utf-8")
+    model = load_config(tmp_path / "e.toml").model
+    assert model.error_scale == written["scale"]
+    assert model.error_size_exponent == written["size_exponent"]
+    assert model.error_drift == written["drift"]
+
+
+def test_fit_goes_to_the_working_directory_or_to_fit_file(tmp_path, monkeypatch):
+    monkeypatch.setattr(calibration, "fit", lambda *a, **k: (_ for _ in ()).throw(AssertionError("no fit")))
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "polling_error.json").mkdir()  # the default place cannot be written: said up front
+    result = runner.invoke(app, ["calibrate", *map(str, THREE), "--fit", "--runs", "300"])
+    assert result.exit_code == 2 and "polling_error.json: is a directory" in result.stderr
+    result = runner.invoke(app, ["calibrate", str(THREE[0]), "--fit-file", "f.json"])
+    assert result.exit_code == 2 and "--fit-file needs --fit" in result.stderr
+
+
+@pytest.mark.parametrize("doc, problem", [
+    (None, "no such file"),
+    ("not json", "is not JSON"),
+    ({"scale": 0.1}, "must hold"),
+    ({"scale": -1, "df": 5, "size_exponent": 0.5, "drift": 0, "house_effects": True,
+      "window_days": 21, "design_effect": "estimate"}, "scale"),
+    ({"scale": 0.1, "df": "fat", "size_exponent": 0.5, "drift": 0, "house_effects": True,
+      "window_days": 21, "design_effect": "estimate"}, "df"),
+])
+def test_a_bad_fit_file_is_one_line_naming_the_key(write_config, tmp_path, doc, problem):
+    if doc is not None:
+        (tmp_path / "fit.json").write_text(doc if isinstance(doc, str) else json.dumps(doc))
+    cfg = write_config('[election]\nseats = 3\n[[party]]\nid = "a"\n[[party]]\nid = "b"\n'
+                       '[[poll]]\ndate = 2020-01-01\nsample_size = 500\nshares = { a = 60, b = 40 }\n'
+                       '[model]\npolling_error = "fit.json"\n')
+    result = runner.invoke(app, ["simulate", str(cfg), "--runs", "100"])
+    assert result.exit_code == 2, result.output
+    assert "model.polling_error" in result.stderr and problem in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("args, problem", [(["--seed", "-1"], "seed must be non-negative"),
+                                           (["--runs", "1.5e3"], None)])
+def test_calibrate_options_follow_simulates_rules(monkeypatch, args, problem):
+    seen = {}
+    monkeypatch.setattr(calibration, "calibrate", lambda paths, **kw: seen.update(kw) or 1 / 0)
+    result = runner.invoke(app, ["calibrate", str(THREE[0]), *args])
+    if problem:
+        assert result.exit_code == 2 and problem in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1 and not seen
+    else:
+        assert seen["runs"] == 1500  # 1.5e3 read as simulate reads --runs
 
 
 def test_fold_parameters_are_fitted_without_their_election():
