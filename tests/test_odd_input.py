@@ -637,3 +637,13 @@ def test_compile_says_what_it_compiled_and_how_long_it_took(monkeypatch):
     assert result.exit_code == 0
     assert "compiled the simulation kernels in" in result.stderr
     assert "compiled the sweep kernels in" in result.stderr and "first run only" not in result.stderr
+
+
+def test_the_licence_pyproject_names_is_in_the_repository():
+    import tomllib
+
+    from .conftest import ROOT
+
+    declared = tomllib.loads((ROOT / "pyproject.toml").read_text("utf-8"))["project"]["license"]
+    text = (ROOT / "LICENSE").read_text("utf-8")
+    assert declared == "MIT" and text.startswith("MIT License") and "electsim developers" in text
