@@ -40,6 +40,9 @@ def relevant_parties(result: Result, min_mean: float = 0.5) -> list[str]:
     return ids or list(result.parties)
 
 
+MAX_BARS = 300  # seat counts drawn as bars; more as one stepped area (drawing 10,000 bars takes minutes)
+
+
 def seat_distributions(election: Election, result: Result, fmt: str = "png") -> bytes:
     """One bar chart per party of P(exactly k seats), with the majority line."""
     ids = relevant_parties(result)
@@ -58,7 +61,11 @@ def seat_distributions(election: Election, result: Result, fmt: str = "png") -> 
         if hi >= result.majority - 3:  # within reach of a majority: show the line
             hi = max(hi, result.majority)
         ks = range(max(0, lo - 1), hi + 2)
-        ax.bar(list(ks), [probs[k] if k < len(probs) else 0 for k in ks], color=colors[pid], width=0.85)
+        heights = [probs[k] if k < len(probs) else 0 for k in ks]
+        if len(ks) <= MAX_BARS:
+            ax.bar(list(ks), heights, color=colors[pid], width=0.85)
+        else:  # thousands of seat counts (a large assembly): one stepped area, not a bar each
+            ax.fill_between(list(ks), heights, step="mid", color=colors[pid], lw=0)
         if ks.start <= result.majority <= ks.stop:
             ax.axvline(result.majority - 0.5, color="black", lw=1, ls="--")
             ax.text(result.majority - 0.4, ax.get_ylim()[1] * 0.92, "majority", fontsize=8)
