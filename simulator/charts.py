@@ -126,7 +126,8 @@ def district_seats(election: Election, result: Result, fmt: str = "png") -> byte
         for j, x in enumerate(row):
             ax.text(j, k, f"{x:.1f}", ha="center", va="center", fontsize=7,
                     color="white" if x > 0.6 * max(max(r) for r in grid) else "black")
-    ax.set_xticks(range(len(ids)), ids)
+    ax.set_xticks(range(len(ids)), [result.parties[p].name for p in ids], rotation=30, ha="right",
+                  fontsize=8)
     ax.set_yticks(range(len(names)), names, fontsize=8)
     fig.colorbar(image, ax=ax, label="mean seats")
     fig.suptitle(f"{result.election}: mean seats by district", fontsize=11)

@@ -32,13 +32,15 @@ class Search:
     max_size: int
     pilot_runs: int
 
-    def note(self) -> str:
-        """What the search covered and what it left out, in one paragraph."""
+    def note(self, names: dict[str, str] | None = None) -> str:
+        """What the search covered and what it left out, in one paragraph (lists by their
+        ``names``, id to name, where given)."""
+        names = names or {}
         text = (f"Coalitions searched: every combination of up to {self.max_size} of the "
                 f"{len(self.members)} lists that won a seat in at least one of {self.pilot_runs:,} "
                 "pilot runs")
         if self.never:
-            text += f"; left out, as they won no seat in any pilot run: {', '.join(self.never)}"
+            text += f"; left out, as they won no seat in any pilot run: {', '.join(names.get(i, i) for i in self.never)}"
         return text + "."
 
 

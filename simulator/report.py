@@ -61,7 +61,7 @@ def district_table(election: Election, districts: dict[str, dict[str, int]]) -> 
     table.add_column("district")
     table.add_column("seats", justify="right")
     for p in won:
-        table.add_column(p.id, justify="right")
+        table.add_column(p.name, justify="right")
     for d in election.districts:
         table.add_row(d.name, str(d.seats), *(str(districts[d.id][p.id]) for p in won))
     return table
@@ -228,8 +228,8 @@ def result_markdown(result: Result) -> str:
                   "|---|---|---:|---:|---:|"]
         for c in result.coalitions.values():
             lines.append(
-                f"| {c.name} | {', '.join(c.members)} | {c.mean_seats:.1f} | {c.seats_p05}–{c.seats_p95} "
-                f"| {format_estimate(c.p_majority, c.p_majority_se, result.runs)} |"
+                f"| {c.display_name} | {', '.join(c.member_names or c.members)} | {c.mean_seats:.1f} "
+                f"| {c.seats_p05}–{c.seats_p95} | {format_estimate(c.p_majority, c.p_majority_se, result.runs)} |"
             )
     lines += ["", f"_{result.runs:,} simulated elections, seed {result.seed}; majority = "
                   f"{result.majority} of {result.seats} seats; intervals are central 90 %; ± is the "
@@ -356,20 +356,24 @@ def sweep_markdown(sweep) -> list[str]:
     table of :func:`sweep_table`."""
     runs = sweep.baseline.runs
     lines = [SCENARIO_NOTE, ""]
+    names = {pid: p.name for pid, p in sweep.baseline.parties.items()}
     for name, rules in sweep.overrides.items():
-        lines.append(f"- **{name}**: {_rules_text(rules)}")
+        lines.append(f"- **{name}**: {_rules_text(rules, names=names)}")
     lines += ["", "| " + " | ".join(SCENARIO_HEAD) + " |", "|---|---|" + "---:|" * (len(SCENARIO_HEAD) - 2)]
     lines += ["| " + " | ".join(_scenario_cells(r, runs)) + " |" for r in scenario_rows_shown(sweep)]
     return lines
 
 
-def _rules_text(rules: dict, prefix: str = "") -> str:
+def _rules_text(rules: dict, prefix: str = "", names: dict[str, str] | None = None) -> str:
+    """A scenario's rules in one line: config keys as written, merged lists by their names."""
+    names = names or {}
     parts = []
     for key, value in rules.items():
         if key == "merge" and isinstance(value, dict):
-            parts += [f"{' + '.join(members)} run as one list ({new})" for new, members in value.items()]
+            parts += [f"{' + '.join(names.get(m, m) for m in members)} run as one list ({new})"
+                      for new, members in value.items()]
         elif isinstance(value, dict):
-            parts.append(_rules_text(value, f"{prefix}{key}."))
+            parts.append(_rules_text(value, f"{prefix}{key}.", names))
         else:
             parts.append(f"{prefix}{key} = {value if isinstance(value, str) else json.dumps(value)}")
     return "; ".join(parts) or "the baseline's rules"
@@ -480,7 +484,7 @@ def make_report(election: Election, runs: int | None = None, seed: int | None = 
     discovered = minimal_winning(result, cutoff, set(configured))
     return Report(election=election, result=result, coalitions=configured + discovered,
                   discovered=discovered, cutoff=cutoff, backtest=backtest(election, result),
-                  search_note=search.note(), sweep=sweep)
+                  search_note=search.note({p.id: p.name for p in election.parties}), sweep=sweep)
 
 
 def _shown(report: Report) -> Result:
@@ -525,7 +529,7 @@ def report_markdown(report: Report) -> str:
         lines += ["| Coalition | Members | Mean seats | 90 % interval | P(majority) | |", "|---|---|---:|---:|---:|---|"]
         for c in result.coalitions.values():
             tag = "minimal winning" if c.name in report.discovered else "from the config"
-            lines.append(f"| {c.name} | {', '.join(c.members)} | {c.mean_seats:.1f} | {c.seats_p05}–{c.seats_p95} "
+            lines.append(f"| {c.display_name} | {', '.join(c.member_names or c.members)} | {c.mean_seats:.1f} | {c.seats_p05}–{c.seats_p95} "
                          f"| {format_estimate(c.p_majority, c.p_majority_se, n)} | {tag} |")
     else:
         lines.append("No coalition in the config, and none of two or more lists is minimal winning "

@@ -1,0 +1,127 @@
+"""What people read about coalitions and lists (#26): list names, never ids, in Markdown, charts,
+the headline and console tables (ids stay in the data files); a sorted, capped coalition table
+and chart; and the lists the seat charts leave out, named."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import json
+import re
+import textwrap
+
+import pytest
+from rich.console import Console
+
+from simulator.config import load_config
+from simulator.report import make_report, render_report, result_markdown, result_table
+
+AUSTRIA = """
+[election]
+name = "Named lists"
+seats = 100
+threshold = 4.0
+[[party]]
+id = "fpo"
+name = "FPÖ"
+[[party]]
+id = "ovp"
+name = "ÖVP"
+[[party]]
+id = "spo"
+name = "SPÖ"
+[[party]]
+id = "neos"
+name = "NEOS"
+[[party]]
+id = "gru"
+name = "Grüne"
+[[party]]
+id = "tiny"
+name = "Tiny List"
+[[poll]]
+firm = "Alpha"
+date = 2024-05-01
+sample_size = 2000
+[poll.shares]
+fpo = 31
+ovp = 27
+spo = 22
+neos = 10.8
+gru = 9
+tiny = 0.2
+[model]
+polling_error = 0
+[[coalition]]
+name = "ÖVP + SPÖ + NEOS"
+members = ["ovp", "spo", "neos"]
+[[scenario]]
+name = "Five per cent"
+election.threshold = 5.0
+"""
+
+IDS = re.compile(r"\b(fpo|ovp|spo|neos|gru|tiny)\b")
+
+
+def svg_texts(svg: bytes) -> list[str]:
+    """The texts of a Matplotlib SVG (each text element carries its string as a comment)."""
+    return re.findall(r"<!-- (.*?) -->", svg.decode("utf-8"))
+
+
+@pytest.fixture(scope="module")
+def named(tmp_path_factory):
+    path = tmp_path_factory.mktemp("named") / "election.toml"
+    path.write_text(textwrap.dedent(AUSTRIA), encoding="utf-8")
+    rep = make_report(load_config(path), runs=4_000, seed=3)
+    return rep, render_report(rep, ("md", "csv", "json", "svg"))
+
+
+def test_discovered_coalitions_are_named_by_their_lists_in_every_text(named):
+    rep, files = named
+    assert "fpo + ovp" in rep.discovered  # the data keeps ids ...
+    md = files["report.md"]
+    assert IDS.findall(md) == []  # ... the report names lists
+    assert "| FPÖ + ÖVP | FPÖ, ÖVP |" in md
+    assert "| ÖVP + SPÖ + NEOS | ÖVP, SPÖ, NEOS |" in md
+    assert "left out, as they won no seat in any pilot run: Tiny List" in md
+    shown = dataclasses.replace(rep.result, coalitions={n: rep.result.coalitions[n] for n in rep.coalitions})
+    assert IDS.findall(result_markdown(shown)) == []
+    console = Console(record=True, width=250)
+    console.print(result_table(shown))
+    text = console.export_text()
+    assert "FPÖ + ÖVP" in text and IDS.findall(text) == []
+    chart = svg_texts(files["coalitions.svg"])
+    assert "FPÖ + ÖVP" in chart and "ÖVP + SPÖ + NEOS" in chart
+    assert not any(IDS.search(t) for t in chart)
+
+
+def test_headline_names_a_configured_coalition_once(named):
+    rep, files = named
+    c = rep.result.coalitions["ÖVP + SPÖ + NEOS"]
+    assert c.label == "ÖVP + SPÖ + NEOS" and c.member_names == ("ÖVP", "SPÖ", "NEOS")
+    assert rep.result.coalitions["fpo + ovp"].label == "FPÖ + ÖVP"
+    headline = files["report.md"].splitlines()[2]
+    assert "(" not in headline and IDS.findall(headline) == []
+
+
+def test_data_files_keep_the_ids(named):
+    rep, files = named
+    doc = json.loads(files["report.json"])
+    assert doc["coalitions"]["fpo + ovp"]["members"] == ["fpo", "ovp"]
+    assert "fpo + ovp" in doc["minimal_winning_coalitions"]
+    rows = {r["name"]: r for r in csv.DictReader(io.StringIO(files["coalitions.csv"]))}
+    assert rows["fpo + ovp"]["members"] == "fpo ovp"
+    assert rows["ÖVP + SPÖ + NEOS"]["members"] == "ovp spo neos"
+
+
+def test_scenario_rows_and_rules_name_the_lists(named):
+    from simulator.report import _rules_text, sweep_markdown
+
+    rep, _ = named
+    rows = [r for r in rep.sweep.rows() if r["kind"] == "coalition"]
+    assert {r["name"] for r in rows} == {"ÖVP + SPÖ + NEOS"}
+    assert {r["id"] for r in rows} == {"ÖVP + SPÖ + NEOS"}
+    assert IDS.findall("\n".join(sweep_markdown(rep.sweep))) == []
+    assert _rules_text({"merge": {"right": ["fpo", "ovp"]}}, names={"fpo": "FPÖ", "ovp": "ÖVP"}) \
+        == "FPÖ + ÖVP run as one list (right)"
