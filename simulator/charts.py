@@ -6,6 +6,7 @@ Each function returns the figure rendered as bytes in the requested format ("png
 from __future__ import annotations
 
 import io
+import textwrap
 
 import matplotlib
 
@@ -91,9 +92,10 @@ def seat_projection(election: Election, result: Result, fmt: str = "png") -> byt
     return _render(fig, fmt)
 
 
-def coalition_probabilities(election: Election, result: Result, fmt: str = "png") -> bytes:
+def coalition_probabilities(election: Election, result: Result, fmt: str = "png",
+                            note: str = "") -> bytes:
     """P(majority) of each coalition and of each single party with a chance of at least 0.1 %,
-    as labelled horizontal bars."""
+    as labelled horizontal bars; ``note`` (what was left out, say) below the axis."""
     rows = [(p.name, p.p_majority) for p in result.parties.values() if p.p_majority >= 0.001]
     rows += [(c.label, c.p_majority) for c in result.coalitions.values()]
     rows = rows or [("(none)", 0.0)]
@@ -107,6 +109,8 @@ def coalition_probabilities(election: Election, result: Result, fmt: str = "png"
     ax.set_xticks([0, 0.25, 0.5, 0.75, 1.0])
     ax.xaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0, decimals=0))
     ax.set_xlabel("probability of a majority")
+    if note:
+        fig.supxlabel(textwrap.fill(note, 110), fontsize=8)
     fig.suptitle(f"{result.election}: who can hold a majority", fontsize=11)
     return _render(fig, fmt)
 

@@ -89,7 +89,8 @@ def with_candidates(election: Election, combos: list[tuple[str, ...]]) -> Electi
 
 
 def minimal_winning(result: Result, cutoff: float, configured: set[str]) -> list[str]:
-    """Names of the discovered coalitions that are minimal winning at ``cutoff`` (see module doc)."""
+    """Names of the discovered coalitions that are minimal winning at ``cutoff`` (see module doc),
+    the most likely majority first (ties by the name people read, then by the name)."""
     winning = {frozenset(c.members) for c in result.coalitions.values() if c.p_majority >= cutoff}
     winning |= {frozenset([pid]) for pid, p in result.parties.items() if p.p_majority >= cutoff}
     names = []
@@ -99,4 +100,5 @@ def minimal_winning(result: Result, cutoff: float, configured: set[str]) -> list
         members = frozenset(c.members)
         if not any(w < members for w in winning):
             names.append(c.name)
-    return names
+    coalitions = result.coalitions
+    return sorted(names, key=lambda n: (-coalitions[n].p_majority, coalitions[n].display_name, n))

@@ -427,6 +427,7 @@ def bench_table(kernel, machine: dict) -> Table:
 # --- reports (electsim report) --------------------------------------------------------------------
 
 REPORT_FORMATS = ("md", "csv", "json", "html", "png", "svg")
+MAX_COALITIONS_SHOWN = 20  # discovered minimal winning coalitions in the report's table and chart
 
 
 @dataclass
@@ -441,6 +442,26 @@ class Report:
     backtest: object | None = None
     search_note: str = ""  # how the coalition search was bounded, and what it left out
     sweep: object | None = None  # the config's [[scenario]] tables on the same draws (SweepResult)
+
+    @property
+    def left_out(self) -> list[str]:
+        """Discovered coalitions beyond the :data:`MAX_COALITIONS_SHOWN` most likely: in the data
+        files (JSON, CSV), not in the Markdown table or the chart."""
+        return self.discovered[MAX_COALITIONS_SHOWN:]
+
+    def left_out_note(self, formats: tuple[str, ...] = REPORT_FORMATS) -> str:
+        """One line on the coalitions :attr:`left_out` ("" when none): how many, how likely at
+        most, and where they all are."""
+        if not self.left_out:
+            return ""
+        top = max(self.result.coalitions[n].p_majority for n in self.left_out)
+        where = [f for f, fmt in (("coalitions.csv", "csv"), ("report.json", "json")) if fmt in formats]
+        k = len(self.left_out)
+        text = (f"… and {k:,} more minimal winning coalitions, each with P(majority) of at most"
+                if k > 1 else "… and 1 more minimal winning coalition, with P(majority)")
+        return (f"{text} {format_probability(top, self.result.runs)}"
+                + (f"; all are in {' and '.join(where)}." if where else
+                   "; a report with --format csv or json has them all."))
 
 
 def make_report(election: Election, runs: int | None = None, seed: int | None = None,
@@ -487,10 +508,14 @@ def make_report(election: Election, runs: int | None = None, seed: int | None = 
                   search_note=search.note({p.id: p.name for p in election.parties}), sweep=sweep)
 
 
-def _shown(report: Report) -> Result:
-    """The result restricted to the coalitions the report shows."""
+def _shown(report: Report, capped: bool = False) -> Result:
+    """The result restricted to the coalitions the report shows: configured and minimal winning
+    ones, with ``capped`` only the :data:`MAX_COALITIONS_SHOWN` most likely of the latter (the
+    Markdown table and the chart; the data files have them all)."""
     r = report.result
-    return dataclasses.replace(r, coalitions={n: r.coalitions[n] for n in report.coalitions})
+    hidden = set(report.left_out) if capped else set()
+    return dataclasses.replace(r, coalitions={n: r.coalitions[n] for n in report.coalitions
+                                              if n not in hidden})
 
 
 def report_json(report: Report) -> dict:
@@ -506,8 +531,9 @@ def report_json(report: Report) -> dict:
     return doc
 
 
-def report_markdown(report: Report) -> str:
-    result = _shown(report)
+def report_markdown(report: Report, formats: tuple[str, ...] = REPORT_FORMATS) -> str:
+    """The report in Markdown (``formats``: the files written beside it, which it may point to)."""
+    result = _shown(report, capped=True)
     rules = report.election.rules
     n = result.runs
     lines = [f"# {result.election}", "", f"**{summary_line(result)}**", "",
@@ -531,6 +557,8 @@ def report_markdown(report: Report) -> str:
             tag = "minimal winning" if c.name in report.discovered else "from the config"
             lines.append(f"| {c.display_name} | {', '.join(c.member_names or c.members)} | {c.mean_seats:.1f} | {c.seats_p05}–{c.seats_p95} "
                          f"| {format_estimate(c.p_majority, c.p_majority_se, n)} | {tag} |")
+        if report.left_out:
+            lines += ["", report.left_out_note(formats)]
     else:
         lines.append("No coalition in the config, and none of two or more lists is minimal winning "
                      f"with a probability of at least {100 * report.cutoff:g} %.")
@@ -595,12 +623,13 @@ def backtest_csv(report: Report) -> str:
     return buf.getvalue()
 
 
-def report_html(report: Report, images: dict[str, bytes]) -> str:
+def report_html(report: Report, images: dict[str, bytes],
+                formats: tuple[str, ...] = REPORT_FORMATS) -> str:
     """A self-contained page: the Markdown tables as HTML and the PNG charts inline (data URIs)."""
     import base64
     import html
 
-    md = report_markdown(report).splitlines()
+    md = report_markdown(report, formats).splitlines()
     body = []
     i = 0
     while i < len(md):
@@ -664,7 +693,7 @@ def render_report(report: Report, formats: tuple[str, ...] = REPORT_FORMATS) -> 
     shown = _shown(report)
     files: dict[str, str | bytes] = {}
     if "md" in formats:
-        files["report.md"] = report_markdown(report)
+        files["report.md"] = report_markdown(report, formats)
     if "json" in formats:
         files["report.json"] = json.dumps(report_json(report), indent=2) + "\n"
     if "csv" in formats:
@@ -675,19 +704,22 @@ def render_report(report: Report, formats: tuple[str, ...] = REPORT_FORMATS) -> 
             files["backtest.csv"] = backtest_csv(report)
         if report.sweep is not None:
             files["scenarios.csv"] = sweep_csv(report.sweep)
+    capped = _shown(report, capped=True)  # the charts show what the Markdown table shows
     drawn = {name: fn for name, fn in charts.CHARTS.items()
              if name != "district_seats" or shown.districts}
+    drawn["coalitions"] = lambda election, result, fmt: charts.coalition_probabilities(
+        election, result, fmt, note=report.left_out_note(formats))
     if report.sweep is not None:
         drawn["scenarios"] = lambda election, _, fmt: charts.scenario_differences(report.sweep, election, fmt)
     pngs = {}
     if "png" in formats or "html" in formats:
-        pngs = {name: fn(report.election, shown, "png") for name, fn in drawn.items()}
+        pngs = {name: fn(report.election, capped, "png") for name, fn in drawn.items()}
     if "png" in formats:
         files.update({f"{name}.png": data for name, data in pngs.items()})
     if "svg" in formats:
-        files.update({f"{name}.svg": fn(report.election, shown, "svg") for name, fn in drawn.items()})
+        files.update({f"{name}.svg": fn(report.election, capped, "svg") for name, fn in drawn.items()})
     if "html" in formats:
-        files["report.html"] = report_html(report, pngs)
+        files["report.html"] = report_html(report, pngs, formats)
     return files
 
 

@@ -9,13 +9,16 @@ import dataclasses
 import io
 import json
 import re
+import struct
 import textwrap
+from pathlib import Path
 
 import pytest
 from rich.console import Console
 
 from simulator.config import load_config
-from simulator.report import make_report, render_report, result_markdown, result_table
+from simulator.report import (MAX_COALITIONS_SHOWN, format_probability, make_report, render_report,
+                              result_markdown, result_table)
 
 AUSTRIA = """
 [election]
@@ -125,3 +128,56 @@ def test_scenario_rows_and_rules_name_the_lists(named):
     assert IDS.findall("\n".join(sweep_markdown(rep.sweep))) == []
     assert _rules_text({"merge": {"right": ["fpo", "ovp"]}}, names={"fpo": "FPÖ", "ovp": "ÖVP"}) \
         == "FPÖ + ÖVP run as one list (right)"
+
+
+LISTS_16 = Path(__file__).parents[1] / "benchmarks" / "configs" / "lists-16.toml"
+
+
+@pytest.fixture(scope="module")
+def sixteen():
+    rep = make_report(load_config(LISTS_16), runs=2_000, seed=1)
+    return rep, render_report(rep, ("md", "csv", "json", "png", "svg"))
+
+
+def test_many_minimal_winning_coalitions_are_sorted_and_capped(sixteen):
+    rep, files = sixteen
+    found = rep.discovered
+    assert len(found) > MAX_COALITIONS_SHOWN
+    c = rep.result.coalitions
+    assert found == sorted(found, key=lambda n: (-c[n].p_majority, c[n].display_name, n))
+    md = files["report.md"]
+    rows = [r.split(" | ")[0].lstrip("| ") for r in md.splitlines() if r.endswith("| minimal winning |")]
+    assert rows == [c[n].display_name for n in found[:MAX_COALITIONS_SHOWN]]
+    left = len(found) - MAX_COALITIONS_SHOWN
+    top = format_probability(max(c[n].p_majority for n in found[MAX_COALITIONS_SHOWN:]), rep.result.runs)
+    assert (f"… and {left} more minimal winning coalitions, each with P(majority) of at most {top}; "
+            "all are in coalitions.csv and report.json.") in md.splitlines()
+    # the chart shows what the table shows, and says what it leaves out
+    texts = svg_texts(files["coalitions.svg"])
+    assert sum(t in texts for t in (c[n].display_name for n in found)) == MAX_COALITIONS_SHOWN
+    assert any(f"{left} more minimal winning coalitions" in t for t in texts)
+    width, height = struct.unpack(">II", files["coalitions.png"][16:24])
+    assert height < 2_000
+    # the data files keep every one of them
+    doc = json.loads(files["report.json"])
+    assert doc["minimal_winning_coalitions"] == found and set(found) <= set(doc["coalitions"])
+    names = [r["name"] for r in csv.DictReader(io.StringIO(files["coalitions.csv"]))]
+    assert names == list(rep.coalitions) and len(names) == len(found) + len(rep.election.coalitions)
+    only_md = render_report(rep, ("md",))["report.md"]
+    assert "a report with --format csv or json has them all." in only_md
+
+
+def test_minimal_winning_ties_go_by_name():
+    from simulator.coalitions import minimal_winning
+    from simulator.results import CoalitionResult, Result
+
+    def coalition(members, names, p):
+        return CoalitionResult(name=" + ".join(members), members=members, member_names=names,
+                               p_majority=p, p_majority_se=0.0, mean_seats=0.0, seats_p05=0,
+                               seats_p50=0, seats_p95=0, seat_probabilities=(1.0,))
+
+    cs = [coalition(("z", "b"), ("Alpha", "Beta"), 0.2), coalition(("a", "c"), ("Gamma", "Delta"), 0.2),
+          coalition(("a", "d"), ("Gamma", "Epsilon"), 0.3), coalition(("b", "c"), ("Beta", "Delta"), 0.01)]
+    result = Result(election="x", runs=100, seed=0, seats=10, majority=6, parties={},
+                    coalitions={c.name: c for c in cs})
+    assert minimal_winning(result, 0.05, set()) == ["a + d", "z + b", "a + c"]
