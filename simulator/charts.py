@@ -35,10 +35,36 @@ def _render(fig, fmt: str) -> bytes:
     return buf.getvalue()
 
 
-def relevant_parties(result: Result, min_mean: float = 0.5) -> list[str]:
+MIN_MEAN_SEATS = 0.5  # lists with fewer seats on average are left out of the seat charts
+
+
+def relevant_parties(result: Result, min_mean: float = MIN_MEAN_SEATS) -> list[str]:
     """Parties worth a chart: mean seats of at least ``min_mean`` (all if none)."""
     ids = [pid for pid, p in result.parties.items() if p.mean_seats >= min_mean]
     return ids or list(result.parties)
+
+
+def left_out_parties(result: Result, min_mean: float = MIN_MEAN_SEATS) -> list[str]:
+    """The lists the seat charts leave out (:func:`relevant_parties`), in config order."""
+    shown = set(relevant_parties(result, min_mean))
+    return [pid for pid in result.parties if pid not in shown]
+
+
+def left_out_note(result: Result, min_mean: float = MIN_MEAN_SEATS) -> str:
+    """Which lists a seat chart leaves out and why, with their mean seats ("" when none)."""
+    ids = left_out_parties(result, min_mean)
+    if not ids:
+        return ""
+    return (f"Not shown, with fewer than {min_mean:g} seats on average: "
+            + ", ".join(f"{result.parties[p].name} ({result.parties[p].mean_seats:.1f})" for p in ids)
+            + ".")
+
+
+def _footnote(fig, result: Result, width: int = 110) -> None:
+    """The lists left out, below the figure (constrained layout makes room for it)."""
+    note = left_out_note(result)
+    if note:
+        fig.supxlabel(textwrap.fill(note, width), fontsize=8)
 
 
 def seat_distributions(election: Election, result: Result, fmt: str = "png") -> bytes:
@@ -67,6 +93,7 @@ def seat_distributions(election: Election, result: Result, fmt: str = "png") -> 
         ax.set_xlabel("seats")
         ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0, decimals=0))
     fig.suptitle(f"{result.election}: seat distributions ({result.runs:,} simulations)")
+    _footnote(fig, result, width=int(40 * cols))
     return _render(fig, fmt)
 
 
@@ -89,6 +116,7 @@ def seat_projection(election: Election, result: Result, fmt: str = "png") -> byt
     ax.set_xlabel("seats (bar: mean; whiskers: 90 % interval)")
     ax.set_xlim(0, max(result.seats * 0.6, max(p.seats_p95 for p in parties) + 5))
     ax.set_title(f"{result.election}: seat projection")
+    _footnote(fig, result, width=100)
     return _render(fig, fmt)
 
 
@@ -135,6 +163,7 @@ def district_seats(election: Election, result: Result, fmt: str = "png") -> byte
     ax.set_yticks(range(len(names)), names, fontsize=8)
     fig.colorbar(image, ax=ax, label="mean seats")
     fig.suptitle(f"{result.election}: mean seats by district", fontsize=11)
+    _footnote(fig, result, width=max(40, int(11 * len(ids) + 30)))
     return _render(fig, fmt)
 
 

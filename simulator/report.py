@@ -550,6 +550,14 @@ def report_markdown(report: Report, formats: tuple[str, ...] = REPORT_FORMATS) -
         lines.append(f"| {p.name} | {p.mean_share:.1f} % | {p.share_p05:.1f}–{p.share_p95:.1f} % "
                      f"| {p.mean_seats:.1f} | {p.seats_p50} | {p.seats_p05}–{p.seats_p95} | {cells} "
                      f"| {format_probability(p.p_threshold, n)} |")
+    from .charts import MIN_MEAN_SEATS, left_out_parties
+
+    if left_out_parties(result):
+        lines += ["", "The seat charts (seat projection, seat distributions"
+                  + (", seats by district" if result.districts else "") + ") show the lists with "
+                  f"at least {MIN_MEAN_SEATS:g} seats on average; left out (mean seats): "
+                  + ", ".join(f"{result.parties[p].name} ({result.parties[p].mean_seats:.1f})"
+                              for p in left_out_parties(result)) + "."]
     lines += ["", "## Coalitions", ""]
     if result.coalitions:
         lines += ["| Coalition | Members | Mean seats | 90 % interval | P(majority) | |", "|---|---|---:|---:|---:|---|"]

@@ -181,3 +181,28 @@ def test_minimal_winning_ties_go_by_name():
     result = Result(election="x", runs=100, seed=0, seats=10, majority=6, parties={},
                     coalitions={c.name: c for c in cs})
     assert minimal_winning(result, 0.05, set()) == ["a + d", "z + b", "a + c"]
+
+
+def test_seat_charts_name_the_lists_they_leave_out(named):
+    from simulator.charts import left_out_parties, relevant_parties
+
+    rep, files = named
+    assert left_out_parties(rep.result) == ["tiny"]
+    assert relevant_parties(rep.result) + ["tiny"] == list(rep.result.parties)
+    for chart in ("seat_projection.svg", "seat_distributions.svg"):
+        texts = svg_texts(files[chart])
+        assert "Not shown, with fewer than 0.5 seats on average: Tiny List (0.0)." in texts, chart
+    assert ("The seat charts (seat projection, seat distributions) show the lists with at least "
+            "0.5 seats on average; left out (mean seats): Tiny List (0.0).") in files["report.md"]
+
+
+def test_seat_charts_say_nothing_when_they_show_every_list(named):
+    import dataclasses as dc
+
+    from simulator import charts
+
+    rep, _ = named
+    everyone = dc.replace(rep.result, parties={k: v for k, v in rep.result.parties.items() if k != "tiny"})
+    assert charts.left_out_note(everyone) == ""
+    assert not any(t.startswith("Not shown") for t in
+                   svg_texts(charts.seat_projection(rep.election, everyone, "svg")))
