@@ -6,6 +6,7 @@ Each function returns the figure rendered as bytes in the requested format ("png
 from __future__ import annotations
 
 import io
+import textwrap
 
 import matplotlib
 
@@ -34,10 +35,36 @@ def _render(fig, fmt: str) -> bytes:
     return buf.getvalue()
 
 
-def relevant_parties(result: Result, min_mean: float = 0.5) -> list[str]:
+MIN_MEAN_SEATS = 0.5  # lists with fewer seats on average are left out of the seat charts
+
+
+def relevant_parties(result: Result, min_mean: float = MIN_MEAN_SEATS) -> list[str]:
     """Parties worth a chart: mean seats of at least ``min_mean`` (all if none)."""
     ids = [pid for pid, p in result.parties.items() if p.mean_seats >= min_mean]
     return ids or list(result.parties)
+
+
+def left_out_parties(result: Result, min_mean: float = MIN_MEAN_SEATS) -> list[str]:
+    """The lists the seat charts leave out (:func:`relevant_parties`), in config order."""
+    shown = set(relevant_parties(result, min_mean))
+    return [pid for pid in result.parties if pid not in shown]
+
+
+def left_out_note(result: Result, min_mean: float = MIN_MEAN_SEATS) -> str:
+    """Which lists a seat chart leaves out and why, with their mean seats ("" when none)."""
+    ids = left_out_parties(result, min_mean)
+    if not ids:
+        return ""
+    return (f"Not shown, with fewer than {min_mean:g} seats on average: "
+            + ", ".join(f"{result.parties[p].name} ({result.parties[p].mean_seats:.1f})" for p in ids)
+            + ".")
+
+
+def _footnote(fig, result: Result, width: int = 110) -> None:
+    """The lists left out, below the figure (constrained layout makes room for it)."""
+    note = left_out_note(result)
+    if note:
+        fig.supxlabel(textwrap.fill(note, width), fontsize=8)
 
 
 MAX_BARS = 300  # seat counts drawn as bars; more as one stepped area (drawing 10,000 bars takes minutes)
@@ -73,6 +100,7 @@ def seat_distributions(election: Election, result: Result, fmt: str = "png") -> 
         ax.set_xlabel("seats")
         ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0, decimals=0))
     fig.suptitle(f"{result.election}: seat distributions ({result.runs:,} simulations)")
+    _footnote(fig, result, width=int(40 * cols))
     return _render(fig, fmt)
 
 
@@ -95,12 +123,14 @@ def seat_projection(election: Election, result: Result, fmt: str = "png") -> byt
     ax.set_xlabel("seats (bar: mean; whiskers: 90 % interval)")
     ax.set_xlim(0, max(result.seats * 0.6, max(p.seats_p95 for p in parties) + 5))
     ax.set_title(f"{result.election}: seat projection")
+    _footnote(fig, result, width=100)
     return _render(fig, fmt)
 
 
-def coalition_probabilities(election: Election, result: Result, fmt: str = "png") -> bytes:
+def coalition_probabilities(election: Election, result: Result, fmt: str = "png",
+                            note: str = "") -> bytes:
     """P(majority) of each coalition and of each single party with a chance of at least 0.1 %,
-    as labelled horizontal bars."""
+    as labelled horizontal bars; ``note`` (what was left out, say) below the axis."""
     rows = [(p.name, p.p_majority) for p in result.parties.values() if p.p_majority >= 0.001]
     rows += [(c.label, c.p_majority) for c in result.coalitions.values()]
     rows = rows or [("(none)", 0.0)]
@@ -114,6 +144,8 @@ def coalition_probabilities(election: Election, result: Result, fmt: str = "png"
     ax.set_xticks([0, 0.25, 0.5, 0.75, 1.0])
     ax.xaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0, decimals=0))
     ax.set_xlabel("probability of a majority")
+    if note:
+        fig.supxlabel(textwrap.fill(note, 110), fontsize=8)
     fig.suptitle(f"{result.election}: who can hold a majority", fontsize=11)
     return _render(fig, fmt)
 
@@ -133,10 +165,12 @@ def district_seats(election: Election, result: Result, fmt: str = "png") -> byte
         for j, x in enumerate(row):
             ax.text(j, k, f"{x:.1f}", ha="center", va="center", fontsize=7,
                     color="white" if x > 0.6 * max(max(r) for r in grid) else "black")
-    ax.set_xticks(range(len(ids)), ids)
+    ax.set_xticks(range(len(ids)), [result.parties[p].name for p in ids], rotation=30, ha="right",
+                  fontsize=8)
     ax.set_yticks(range(len(names)), names, fontsize=8)
     fig.colorbar(image, ax=ax, label="mean seats")
     fig.suptitle(f"{result.election}: mean seats by district", fontsize=11)
+    _footnote(fig, result, width=max(40, int(11 * len(ids) + 30)))
     return _render(fig, fmt)
 
 

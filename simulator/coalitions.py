@@ -32,13 +32,15 @@ class Search:
     max_size: int
     pilot_runs: int
 
-    def note(self) -> str:
-        """What the search covered and what it left out, in one paragraph."""
+    def note(self, names: dict[str, str] | None = None) -> str:
+        """What the search covered and what it left out, in one paragraph (lists by their
+        ``names``, id to name, where given)."""
+        names = names or {}
         text = (f"Coalitions searched: every combination of up to {self.max_size} of the "
                 f"{len(self.members)} lists that won a seat in at least one of {self.pilot_runs:,} "
                 "pilot runs")
         if self.never:
-            text += f"; left out, as they won no seat in any pilot run: {', '.join(self.never)}"
+            text += f"; left out, as they won no seat in any pilot run: {', '.join(names.get(i, i) for i in self.never)}"
         return text + "."
 
 
@@ -87,7 +89,8 @@ def with_candidates(election: Election, combos: list[tuple[str, ...]]) -> Electi
 
 
 def minimal_winning(result: Result, cutoff: float, configured: set[str]) -> list[str]:
-    """Names of the discovered coalitions that are minimal winning at ``cutoff`` (see module doc)."""
+    """Names of the discovered coalitions that are minimal winning at ``cutoff`` (see module doc),
+    the most likely majority first (ties by the name people read, then by the name)."""
     winning = {frozenset(c.members) for c in result.coalitions.values() if c.p_majority >= cutoff}
     winning |= {frozenset([pid]) for pid, p in result.parties.items() if p.p_majority >= cutoff}
     names = []
@@ -97,4 +100,5 @@ def minimal_winning(result: Result, cutoff: float, configured: set[str]) -> list
         members = frozenset(c.members)
         if not any(w < members for w in winning):
             names.append(c.name)
-    return names
+    coalitions = result.coalitions
+    return sorted(names, key=lambda n: (-coalitions[n].p_majority, coalitions[n].display_name, n))

@@ -61,7 +61,7 @@ def district_table(election: Election, districts: dict[str, dict[str, int]]) -> 
     table.add_column("district")
     table.add_column("seats", justify="right")
     for p in won:
-        table.add_column(p.id, justify="right")
+        table.add_column(p.name, justify="right")
     for d in election.districts:
         table.add_row(d.name, str(d.seats), *(str(districts[d.id][p.id]) for p in won))
     return table
@@ -228,8 +228,8 @@ def result_markdown(result: Result) -> str:
                   "|---|---|---:|---:|---:|"]
         for c in result.coalitions.values():
             lines.append(
-                f"| {c.name} | {', '.join(c.members)} | {c.mean_seats:.1f} | {c.seats_p05}–{c.seats_p95} "
-                f"| {format_estimate(c.p_majority, c.p_majority_se, result.runs)} |"
+                f"| {c.display_name} | {', '.join(c.member_names or c.members)} | {c.mean_seats:.1f} "
+                f"| {c.seats_p05}–{c.seats_p95} | {format_estimate(c.p_majority, c.p_majority_se, result.runs)} |"
             )
     lines += ["", f"_{result.runs:,} simulated elections, seed {result.seed}; majority = "
                   f"{result.majority} of {result.seats} seats; intervals are central 90 %; ± is the "
@@ -356,20 +356,24 @@ def sweep_markdown(sweep) -> list[str]:
     table of :func:`sweep_table`."""
     runs = sweep.baseline.runs
     lines = [SCENARIO_NOTE, ""]
+    names = {pid: p.name for pid, p in sweep.baseline.parties.items()}
     for name, rules in sweep.overrides.items():
-        lines.append(f"- **{name}**: {_rules_text(rules)}")
+        lines.append(f"- **{name}**: {_rules_text(rules, names=names)}")
     lines += ["", "| " + " | ".join(SCENARIO_HEAD) + " |", "|---|---|" + "---:|" * (len(SCENARIO_HEAD) - 2)]
     lines += ["| " + " | ".join(_scenario_cells(r, runs)) + " |" for r in scenario_rows_shown(sweep)]
     return lines
 
 
-def _rules_text(rules: dict, prefix: str = "") -> str:
+def _rules_text(rules: dict, prefix: str = "", names: dict[str, str] | None = None) -> str:
+    """A scenario's rules in one line: config keys as written, merged lists by their names."""
+    names = names or {}
     parts = []
     for key, value in rules.items():
         if key == "merge" and isinstance(value, dict):
-            parts += [f"{' + '.join(members)} run as one list ({new})" for new, members in value.items()]
+            parts += [f"{' + '.join(names.get(m, m) for m in members)} run as one list ({new})"
+                      for new, members in value.items()]
         elif isinstance(value, dict):
-            parts.append(_rules_text(value, f"{prefix}{key}."))
+            parts.append(_rules_text(value, f"{prefix}{key}.", names))
         else:
             parts.append(f"{prefix}{key} = {value if isinstance(value, str) else json.dumps(value)}")
     return "; ".join(parts) or "the baseline's rules"
@@ -423,6 +427,7 @@ def bench_table(kernel, machine: dict) -> Table:
 # --- reports (electsim report) --------------------------------------------------------------------
 
 REPORT_FORMATS = ("md", "csv", "json", "html", "png", "svg")
+MAX_COALITIONS_SHOWN = 20  # discovered minimal winning coalitions in the report's table and chart
 
 
 @dataclass
@@ -437,6 +442,26 @@ class Report:
     backtest: object | None = None
     search_note: str = ""  # how the coalition search was bounded, and what it left out
     sweep: object | None = None  # the config's [[scenario]] tables on the same draws (SweepResult)
+
+    @property
+    def left_out(self) -> list[str]:
+        """Discovered coalitions beyond the :data:`MAX_COALITIONS_SHOWN` most likely: in the data
+        files (JSON, CSV), not in the Markdown table or the chart."""
+        return self.discovered[MAX_COALITIONS_SHOWN:]
+
+    def left_out_note(self, formats: tuple[str, ...] = REPORT_FORMATS) -> str:
+        """One line on the coalitions :attr:`left_out` ("" when none): how many, how likely at
+        most, and where they all are."""
+        if not self.left_out:
+            return ""
+        top = max(self.result.coalitions[n].p_majority for n in self.left_out)
+        where = [f for f, fmt in (("coalitions.csv", "csv"), ("report.json", "json")) if fmt in formats]
+        k = len(self.left_out)
+        text = (f"… and {k:,} more minimal winning coalitions, each with P(majority) of at most"
+                if k > 1 else "… and 1 more minimal winning coalition, with P(majority)")
+        return (f"{text} {format_probability(top, self.result.runs)}"
+                + (f"; all are in {' and '.join(where)}." if where else
+                   "; a report with --format csv or json has them all."))
 
 
 def make_report(election: Election, runs: int | None = None, seed: int | None = None,
@@ -480,13 +505,17 @@ def make_report(election: Election, runs: int | None = None, seed: int | None = 
     discovered = minimal_winning(result, cutoff, set(configured))
     return Report(election=election, result=result, coalitions=configured + discovered,
                   discovered=discovered, cutoff=cutoff, backtest=backtest(election, result),
-                  search_note=search.note(), sweep=sweep)
+                  search_note=search.note({p.id: p.name for p in election.parties}), sweep=sweep)
 
 
-def _shown(report: Report) -> Result:
-    """The result restricted to the coalitions the report shows."""
+def _shown(report: Report, capped: bool = False) -> Result:
+    """The result restricted to the coalitions the report shows: configured and minimal winning
+    ones, with ``capped`` only the :data:`MAX_COALITIONS_SHOWN` most likely of the latter (the
+    Markdown table and the chart; the data files have them all)."""
     r = report.result
-    return dataclasses.replace(r, coalitions={n: r.coalitions[n] for n in report.coalitions})
+    hidden = set(report.left_out) if capped else set()
+    return dataclasses.replace(r, coalitions={n: r.coalitions[n] for n in report.coalitions
+                                              if n not in hidden})
 
 
 def report_json(report: Report) -> dict:
@@ -502,8 +531,9 @@ def report_json(report: Report) -> dict:
     return doc
 
 
-def report_markdown(report: Report) -> str:
-    result = _shown(report)
+def report_markdown(report: Report, formats: tuple[str, ...] = REPORT_FORMATS) -> str:
+    """The report in Markdown (``formats``: the files written beside it, which it may point to)."""
+    result = _shown(report, capped=True)
     rules = report.election.rules
     n = result.runs
     lines = [f"# {result.election}", "", f"**{summary_line(result)}**", "",
@@ -520,13 +550,23 @@ def report_markdown(report: Report) -> str:
         lines.append(f"| {p.name} | {p.mean_share:.1f} % | {p.share_p05:.1f}–{p.share_p95:.1f} % "
                      f"| {p.mean_seats:.1f} | {p.seats_p50} | {p.seats_p05}–{p.seats_p95} | {cells} "
                      f"| {format_probability(p.p_threshold, n)} |")
+    from .charts import MIN_MEAN_SEATS, left_out_parties
+
+    if left_out_parties(result):
+        lines += ["", "The seat charts (seat projection, seat distributions"
+                  + (", seats by district" if result.districts else "") + ") show the lists with "
+                  f"at least {MIN_MEAN_SEATS:g} seats on average; left out (mean seats): "
+                  + ", ".join(f"{result.parties[p].name} ({result.parties[p].mean_seats:.1f})"
+                              for p in left_out_parties(result)) + "."]
     lines += ["", "## Coalitions", ""]
     if result.coalitions:
         lines += ["| Coalition | Members | Mean seats | 90 % interval | P(majority) | |", "|---|---|---:|---:|---:|---|"]
         for c in result.coalitions.values():
             tag = "minimal winning" if c.name in report.discovered else "from the config"
-            lines.append(f"| {c.name} | {', '.join(c.members)} | {c.mean_seats:.1f} | {c.seats_p05}–{c.seats_p95} "
+            lines.append(f"| {c.display_name} | {', '.join(c.member_names or c.members)} | {c.mean_seats:.1f} | {c.seats_p05}–{c.seats_p95} "
                          f"| {format_estimate(c.p_majority, c.p_majority_se, n)} | {tag} |")
+        if report.left_out:
+            lines += ["", report.left_out_note(formats)]
     else:
         lines.append("No coalition in the config, and none of two or more lists is minimal winning "
                      f"with a probability of at least {100 * report.cutoff:g} %.")
@@ -591,12 +631,13 @@ def backtest_csv(report: Report) -> str:
     return buf.getvalue()
 
 
-def report_html(report: Report, images: dict[str, bytes]) -> str:
+def report_html(report: Report, images: dict[str, bytes],
+                formats: tuple[str, ...] = REPORT_FORMATS) -> str:
     """A self-contained page: the Markdown tables as HTML and the PNG charts inline (data URIs)."""
     import base64
     import html
 
-    md = report_markdown(report).splitlines()
+    md = report_markdown(report, formats).splitlines()
     body = []
     i = 0
     while i < len(md):
@@ -660,7 +701,7 @@ def render_report(report: Report, formats: tuple[str, ...] = REPORT_FORMATS) -> 
     shown = _shown(report)
     files: dict[str, str | bytes] = {}
     if "md" in formats:
-        files["report.md"] = report_markdown(report)
+        files["report.md"] = report_markdown(report, formats)
     if "json" in formats:
         files["report.json"] = json.dumps(report_json(report), indent=2) + "\n"
     if "csv" in formats:
@@ -671,19 +712,22 @@ def render_report(report: Report, formats: tuple[str, ...] = REPORT_FORMATS) -> 
             files["backtest.csv"] = backtest_csv(report)
         if report.sweep is not None:
             files["scenarios.csv"] = sweep_csv(report.sweep)
+    capped = _shown(report, capped=True)  # the charts show what the Markdown table shows
     drawn = {name: fn for name, fn in charts.CHARTS.items()
              if name != "district_seats" or shown.districts}
+    drawn["coalitions"] = lambda election, result, fmt: charts.coalition_probabilities(
+        election, result, fmt, note=report.left_out_note(formats))
     if report.sweep is not None:
         drawn["scenarios"] = lambda election, _, fmt: charts.scenario_differences(report.sweep, election, fmt)
     pngs = {}
     if "png" in formats or "html" in formats:
-        pngs = {name: fn(report.election, shown, "png") for name, fn in drawn.items()}
+        pngs = {name: fn(report.election, capped, "png") for name, fn in drawn.items()}
     if "png" in formats:
         files.update({f"{name}.png": data for name, data in pngs.items()})
     if "svg" in formats:
-        files.update({f"{name}.svg": fn(report.election, shown, "svg") for name, fn in drawn.items()})
+        files.update({f"{name}.svg": fn(report.election, capped, "svg") for name, fn in drawn.items()})
     if "html" in formats:
-        files["report.html"] = report_html(report, pngs)
+        files["report.html"] = report_html(report, pngs, formats)
     return files
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -91,15 +92,31 @@ class CoalitionResult:
     p_seat_majority_without_vote_majority: float = float("nan")
     seat_counts: tuple[int, ...] = ()
     runs: int = 0
+    member_names: tuple[str, ...] = ()  # the members' list names, in the order of ``members``
 
     def p_at_least(self, k: int) -> float:
         return _at_least(self, k)
 
     @property
+    def member_text(self) -> str:
+        """The members for people: their list names joined by " + " (ids when names are unknown)."""
+        return " + ".join(self.member_names or self.members)
+
+    @property
+    def display_name(self) -> str:
+        """The name for people: a coalition named by its members' ids (a discovered one) goes by
+        their list names; a configured name stays as it is. Data files keep ``name``."""
+        return self.member_text if self.name == " + ".join(self.members) else self.name
+
+    @property
     def label(self) -> str:
-        """The name, with the members unless the name lists them already."""
-        members = " + ".join(self.members)
-        return self.name if self.name == members else f"{self.name} ({members})"
+        """The display name, with the members by name unless the name lists them already (by id
+        or by name, in any order, joined by "+" or ",")."""
+        words = {w.strip().casefold() for w in re.split(r"[+,]", self.name)}
+        if words in ({m.casefold() for m in self.members},
+                     {m.casefold() for m in self.member_names or self.members}):
+            return self.display_name
+        return f"{self.name} ({self.member_text})"
 
 
 @dataclass(frozen=True)
@@ -241,6 +258,7 @@ def result_from_tally(election: Election, tally: Tally, seed: int, settings: dic
                 p_seat_majority_without_vote_majority=float(tally.seat_not_vote[i] / n))),
         )
     coalitions = {}
+    names = {p.id: p.name for p in election.parties}
     for k, coalition in enumerate(election.coalitions):
         probs, mean, p05, p50, p95 = _distribution_stats(tally.coalition_seat_counts[k], n)
         pm = tally.coalition_majority[k] / n
@@ -249,6 +267,7 @@ def result_from_tally(election: Election, tally: Tally, seed: int, settings: dic
             p_majority_se=standard_error(pm, n), mean_seats=mean, seats_p05=p05, seats_p50=p50,
             seats_p95=p95, seat_probabilities=tuple(float(x) for x in probs),
             seat_counts=tuple(int(x) for x in tally.coalition_seat_counts[k]), runs=n,
+            member_names=tuple(names.get(m, m) for m in coalition.members),
             p_vote_majority_without_seat_majority=float(tally.vote_not_seat[n_lists + k] / n)
             if analysis else nan,
             p_seat_majority_without_vote_majority=float(tally.seat_not_vote[n_lists + k] / n)
