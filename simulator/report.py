@@ -20,7 +20,7 @@ from .allocation import AllocationRow
 from .config import Election
 from .errors import InputError
 from .files import Outputs, atomic_path, check_output_dir, check_writable, write_atomic  # noqa: F401
-from .results import Result, standard_error
+from .results import Result, at_least_all, standard_error
 
 
 def allocation_json(election: Election, rows: list[AllocationRow],
@@ -206,8 +206,8 @@ def seat_distribution_csv(result: Result) -> str:
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(("id", "seats", "probability", "p_at_least"))
     for p in result.parties.values():
-        for k, prob in enumerate(p.seat_probabilities):
-            w.writerow((p.id, k, prob, p.p_at_least(k)))
+        for k, (prob, tail) in enumerate(zip(p.seat_probabilities, at_least_all(p))):
+            w.writerow((p.id, k, prob, tail))
     return buf.getvalue()
 
 

@@ -41,6 +41,23 @@ def _at_least(r, k: int) -> float:
     return float(sum(r.seat_probabilities[k:]))
 
 
+def at_least_all(r) -> list[float]:
+    """P(at least k seats) for every k of ``r.seat_probabilities`` at once (the same numbers as
+    :func:`_at_least`, in one pass instead of one sum per k)."""
+    n = len(r.seat_probabilities)
+    if r.seat_counts:
+        tails, total = [0] * n, 0
+        for k in range(n - 1, -1, -1):
+            total += r.seat_counts[k] if k < len(r.seat_counts) else 0
+            tails[k] = total / r.runs
+        out = tails
+    else:  # no counts (a result read back from probabilities): the sums as _at_least adds them
+        out = [_at_least(r, k) for k in range(n)]
+    if n:
+        out[0] = 1.0
+    return out
+
+
 @dataclass(frozen=True)
 class PartyResult:
     id: str

@@ -647,3 +647,14 @@ def test_the_licence_pyproject_names_is_in_the_repository():
     declared = tomllib.loads((ROOT / "pyproject.toml").read_text("utf-8"))["project"]["license"]
     text = (ROOT / "LICENSE").read_text("utf-8")
     assert declared == "MIT" and text.startswith("MIT License") and "electsim developers" in text
+
+
+def test_every_tail_probability_at_once_equals_each_one_counted():
+    from simulator.results import at_least_all
+
+    class R:  # a list's result: its seat counts over 7 runs
+        seat_counts = [1, 0, 3, 2, 1]
+        runs = 7
+        seat_probabilities = [c / 7 for c in seat_counts]
+
+    assert at_least_all(R) == [1.0, 6 / 7, 6 / 7, 3 / 7, 1 / 7]
