@@ -25,7 +25,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .config import OTHERS
+from .config import MAX_POLL_AGE_DAYS, OTHERS
 from .errors import InputError
 
 REQUIRED = ("Polling firm", "Fieldwork End", "Scope", "Sample Size", "Precision")
@@ -90,8 +90,9 @@ def read_eopaod(path: str | Path, election_date: dt.date, days: int = 21,
     With a mapping, figures of unmapped columns go to ``others``. A bad row is an
     :class:`~simulator.errors.InputError` naming the file and line."""
     path = Path(path)
-    if days < 1:
-        raise InputError(f"--days must be at least 1 (got {days})")
+    if not 1 <= days <= MAX_POLL_AGE_DAYS:
+        raise InputError(f"--days must be from 1 to {MAX_POLL_AGE_DAYS} (ten years; a config's polls "
+                         f"are at most that many days before the election), got {days}")
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except FileNotFoundError:
@@ -128,7 +129,7 @@ def read_eopaod(path: str | Path, election_date: dt.date, days: int = 21,
                     raise InputError(f"{path}: --party {pid}={'+'.join(cols)}: no party column "
                                      f"{col!r} (columns: {', '.join(party_cols)})")
     mapped = {c for cols in mapping.values() for c in cols}
-    first = election_date - dt.timedelta(days=days)
+    first = _window_start(election_date, days)
     skipped = {"seats": 0, "European scope": 0, "no sample size": 0, "outside the window": 0}
     polls = []
     for lineno, text in numbered[1:]:
@@ -179,6 +180,14 @@ def read_eopaod(path: str | Path, election_date: dt.date, days: int = 21,
                   polls=polls, skipped=skipped)
 
 
+def _window_start(election_date: dt.date, days: int) -> dt.date:
+    """The first day of the window (``days`` before the election), or the first date there is."""
+    try:
+        return election_date - dt.timedelta(days=days)
+    except OverflowError:
+        return dt.date.min
+
+
 def _poll(firm, end, n, assumed, figures, mapping, mapped, lineno, where) -> ImportedPoll:
     shares: dict[str, float] = {}
     notes = []
@@ -210,7 +219,7 @@ def _poll(firm, end, n, assumed, figures, mapping, mapped, lineno, where) -> Imp
 
 def polls_toml(imp: Import) -> str:
     """The ``[[poll]]`` blocks of an import, newest first, with comments naming the source."""
-    first = imp.election_date - dt.timedelta(days=imp.days)
+    first = _window_start(imp.election_date, imp.days)
     out = [f"# Polls imported by `electsim polls import` from {Path(imp.path).name} (EOPAOD table):",
            f"# fieldwork ending {first} .. {imp.election_date - dt.timedelta(days=1)}; "
            f"{len(imp.polls)} polls kept"

@@ -102,3 +102,18 @@ def test_cli_writes_blocks_and_rejects_a_bad_date(tmp_path):
     assert "8 seats" in r.stderr
     r = runner.invoke(app, ["polls", "import", str(NL), "--election-date", "17/03/2021"])
     assert r.exit_code == 2 and "--election-date" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("days", ["99999999", "3654", "0", "-5"])
+def test_days_out_of_bounds_is_a_one_line_error(days):
+    r = runner.invoke(app, ["polls", "import", str(DK), "--election-date", "2019-06-05",
+                            "--days", days])
+    assert r.exit_code == 2, r.output
+    assert "--days must be from 1 to 3653" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_a_window_reaching_before_year_one_does_not_overflow():
+    r = runner.invoke(app, ["polls", "import", str(DK), "--election-date", "0001-01-10",
+                            "--days", "3653"])
+    assert not isinstance(r.exception, OverflowError), r.output
+    assert "OverflowError" not in r.output
