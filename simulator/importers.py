@@ -20,6 +20,7 @@ A poll's figures summing to less than 100 leave the rest to ``others``; summing 
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -104,6 +105,10 @@ def read_eopaod(path: str | Path, election_date: dt.date, days: int = 21,
         raise InputError(f"{path}: empty file")
     head_line, head = numbered[0]
     columns = [c.strip() for c in head.split("|")]
+    twice = sorted({c for c in columns if columns.count(c) > 1})
+    if twice:
+        raise InputError(f"{path}:{head_line}: two columns are named "
+                         + ", ".join(repr(c) for c in twice) + "; each header must be unique")
     for name in REQUIRED:
         if name not in columns:
             raise InputError(f"{path}:{head_line}: not an EOPAOD table: no {name!r} column")
@@ -172,6 +177,8 @@ def read_eopaod(path: str | Path, election_date: dt.date, days: int = 21,
                 figures[col] = float(value)
             except ValueError:
                 raise InputError(f"{path}:{lineno}: {col} = {value!r} is not a number or N/A") from None
+            if not math.isfinite(figures[col]):
+                raise InputError(f"{path}:{lineno}: {col} = {value!r} is not a finite number")
             if figures[col] < 0:
                 raise InputError(f"{path}:{lineno}: {col} = {value} is negative")
         polls.append(_poll(row["Polling firm"], end, n, assumed, figures, mapping, mapped,

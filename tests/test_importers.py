@@ -70,6 +70,14 @@ def test_assumed_sample_size_is_marked_and_figures_over_100_are_scaled():
     (lambda ln: ln.replace("2019-06-04    |", "04.06.2019    |", 1), "is not a date"),
     (lambda ln: ln.replace("| 2414 ", "| lots ", 1), "Sample Size 'lots'"),
     (lambda ln: ln.replace("| 25.7 ", "| 2x.7 ", 1), "is not a number or N/A"),
+    (lambda ln: ln.replace("| 25.7 ", "| nan ", 1), "'nan' is not a finite number"),
+    (lambda ln: ln.replace("| 25.7 ", "| NaN ", 1), "'NaN' is not a finite number"),
+    (lambda ln: ln.replace("| 25.7 ", "| inf ", 1), "'inf' is not a finite number"),
+    (lambda ln: ln.replace("| 25.7 ", "| -Infinity ", 1), "is not a finite number"),
+    (lambda ln: ln.replace("| 25.7 ", "| 1e400 ", 1), "'1e400' is not a finite number"),
+    (lambda ln: ln.replace("| 25.7 ", "| -2.0 ", 1), "is negative"),
+    (lambda ln: ln.replace("| 2414 ", "| nan ", 1), "Sample Size 'nan'"),
+    (lambda ln: ln.replace("| 2414 ", "| inf ", 1), "Sample Size 'inf'"),
 ])
 def test_bad_rows_are_one_line_errors_naming_the_line(tmp_path, mangle, message):
     lines = DK.read_text(encoding="utf-8").splitlines()
@@ -117,3 +125,18 @@ def test_a_window_reaching_before_year_one_does_not_overflow():
                             "--days", "3653"])
     assert not isinstance(r.exception, OverflowError), r.output
     assert "OverflowError" not in r.output
+
+
+def test_duplicate_headers_are_an_error_naming_the_header(tmp_path):
+    lines = DK.read_text(encoding="utf-8").splitlines()
+    cols = [c.strip() for c in lines[0].split("|")]
+    party = cols[cols.index("Precision") + 1]
+    second = cols[cols.index("Precision") + 2]
+    lines[0] = lines[0].replace(f"| {second} ", f"| {party} ", 1)
+    assert [c.strip() for c in lines[0].split("|")].count(party) == 2
+    bad = tmp_path / "twice.psv"
+    bad.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(InputError, match=f"{bad}:1: two columns are named '{party}'"):
+        read_eopaod(bad, dt.date(2019, 6, 5))
+    r = runner.invoke(app, ["polls", "import", str(bad), "--election-date", "2019-06-05"])
+    assert r.exit_code == 2 and f"'{party}'" in r.stderr and not r.stdout
