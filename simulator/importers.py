@@ -89,7 +89,8 @@ def read_eopaod(path: str | Path, election_date: dt.date, days: int = 21,
     whole); by default every party column is a party, with :func:`column_id` (a suffix where
     two columns give the same id: a, a-2).
     With a mapping, figures of unmapped columns go to ``others``. A bad row is an
-    :class:`~simulator.errors.InputError` naming the file and line."""
+    :class:`~simulator.errors.InputError` naming the file and line; so is a table that leaves no
+    poll (no rows, or none in the window)."""
     path = Path(path)
     if not 1 <= days <= MAX_POLL_AGE_DAYS:
         raise InputError(f"--days must be from 1 to {MAX_POLL_AGE_DAYS} (ten years; a config's polls "
@@ -183,6 +184,14 @@ def read_eopaod(path: str | Path, election_date: dt.date, days: int = 21,
                 raise InputError(f"{path}:{lineno}: {col} = {value} is negative")
         polls.append(_poll(row["Polling firm"], end, n, assumed, figures, mapping, mapped,
                            lineno, f"{path}:{lineno}"))
+    if not polls:
+        rows = len(numbered) - 1
+        if not rows:
+            raise InputError(f"{path}: no poll kept: the table has a header but no rows")
+        why = ", ".join(f"{v} {k}" for k, v in skipped.items() if v)
+        raise InputError(f"{path}: no poll kept of its {rows} rows (fieldwork ending {first} .. "
+                         f"{election_date - dt.timedelta(days=1)}; skipped: {why}); "
+                         "check --election-date and --days")
     return Import(path=str(path), election_date=election_date, days=days, mapping=mapping,
                   polls=polls, skipped=skipped)
 

@@ -124,7 +124,7 @@ def test_a_window_reaching_before_year_one_does_not_overflow():
     r = runner.invoke(app, ["polls", "import", str(DK), "--election-date", "0001-01-10",
                             "--days", "3653"])
     assert not isinstance(r.exception, OverflowError), r.output
-    assert "OverflowError" not in r.output
+    assert r.exit_code == 2 and "fieldwork ending 0001-01-01 .. 0001-01-09" in r.stderr
 
 
 def test_duplicate_headers_are_an_error_naming_the_header(tmp_path):
@@ -140,3 +140,23 @@ def test_duplicate_headers_are_an_error_naming_the_header(tmp_path):
         read_eopaod(bad, dt.date(2019, 6, 5))
     r = runner.invoke(app, ["polls", "import", str(bad), "--election-date", "2019-06-05"])
     assert r.exit_code == 2 and f"'{party}'" in r.stderr and not r.stdout
+
+
+@pytest.mark.parametrize("keep, message", [
+    (1, "no poll kept: the table has a header but no rows"),
+    (None, "no poll kept of its 17 rows (fieldwork ending 2020-02-25 .. 2020-03-16; skipped: "
+           "17 outside the window)"),
+])
+def test_an_import_that_keeps_no_poll_is_an_error_and_writes_nothing(tmp_path, keep, message):
+    table = NL
+    if keep:
+        table = tmp_path / "header-only.psv"
+        table.write_text(NL.read_text(encoding="utf-8").splitlines()[0] + "\n", encoding="utf-8")
+    out = tmp_path / "polls.toml"
+    r = runner.invoke(app, ["polls", "import", str(table), "--election-date", "2020-03-17",
+                            "--out", str(out)])
+    assert r.exit_code == 2, r.output
+    assert message in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert not out.exists()
+    r = runner.invoke(app, ["polls", "import", str(table), "--election-date", "2020-03-17"])
+    assert r.exit_code == 2 and not r.stdout
