@@ -504,7 +504,15 @@ def polls_import(
         date = dt.date.fromisoformat(election_date)
     except ValueError:
         raise InputError(f"--election-date {election_date!r} is not a date like 2021-09-26") from None
-    mapping = dict(parse_party_option(v) for v in party) if party else None
+    mapping = None
+    if party:
+        mapping = {}
+        for v in party:
+            pid, cols = parse_party_option(v)
+            if pid in mapping:
+                raise InputError(f"--party {pid} is given twice ({pid}={mapping[pid]}, {v}); "
+                                 f"add the columns up in one: {pid}=A+B")
+            mapping[pid] = cols
     if out:
         check_writable(out)
     imp = read_eopaod(table, date, days=days, parties=mapping)

@@ -88,7 +88,8 @@ def read_eopaod(path: str | Path, election_date: dt.date, days: int = 21,
     a tuple or a string "A+B" (several columns add up; a column whose name has a "+" is taken
     whole); by default every party column is a party, with :func:`column_id` (a suffix where
     two columns give the same id: a, a-2).
-    With a mapping, figures of unmapped columns go to ``others``. A bad row is an
+    With a mapping, figures of unmapped columns go to ``others``, and so do those of columns mapped
+    to ``others`` itself (added to the table's Other); a column mapped twice is an error. A bad row is an
     :class:`~simulator.errors.InputError` naming the file and line; so is a table that leaves no
     poll (no rows, or none in the window)."""
     path = Path(path)
@@ -129,11 +130,16 @@ def read_eopaod(path: str | Path, election_date: dt.date, days: int = 21,
                 cols = (cols,) if cols in party_cols else tuple(
                     c.strip() for c in cols.split("+") if c.strip())
             mapping[pid] = tuple(cols)
+        owner: dict[str, str] = {}
         for pid, cols in mapping.items():
             for col in cols:
                 if col not in party_cols:
                     raise InputError(f"{path}: --party {pid}={'+'.join(cols)}: no party column "
                                      f"{col!r} (columns: {', '.join(party_cols)})")
+                if col in owner:
+                    raise InputError(f"{path}: --party {pid}={'+'.join(cols)}: column {col!r} is "
+                                     f"already mapped to {owner[col]!r}; a column counts once")
+                owner[col] = pid
     mapped = {c for cols in mapping.values() for c in cols}
     first = _window_start(election_date, days)
     skipped = {"seats": 0, "European scope": 0, "no sample size": 0, "outside the window": 0}
@@ -207,11 +213,13 @@ def _window_start(election_date: dt.date, days: int) -> dt.date:
 def _poll(firm, end, n, assumed, figures, mapping, mapped, lineno, where) -> ImportedPoll:
     shares: dict[str, float] = {}
     notes = []
+    others = figures.get("Other", 0.0)
     for pid, cols in mapping.items():
         got = [figures[c] for c in cols if c in figures]
-        if got:
+        if pid == OTHERS:  # --party others=A: A's figures are added to the table's Other
+            others += sum(got)
+        elif got:
             shares[pid] = sum(got)
-    others = figures.get("Other", 0.0)
     folded = [c for c in figures if c != "Other" and c not in mapped]
     for c in folded:
         others += figures[c]

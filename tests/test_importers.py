@@ -160,3 +160,32 @@ def test_an_import_that_keeps_no_poll_is_an_error_and_writes_nothing(tmp_path, k
     assert not out.exists()
     r = runner.invoke(app, ["polls", "import", str(table), "--election-date", "2020-03-17"])
     assert r.exit_code == 2 and not r.stdout
+
+
+def test_party_mapped_to_others_is_added_to_others_and_shares_sum_to_100(tmp_path):
+    imp = read_eopaod(NL, dt.date(2021, 3, 17), parties={"vvd": "VVD", "others": "PVV"})
+    first = imp.polls[0]  # I&O Research 2021-03-15: VVD 21.0, PVV 12.5, the rest unmapped
+    assert first.shares == {"vvd": 21.0, "others": pytest.approx(79.0)}
+    for p in imp.polls:  # a poll's figures may sum to up to 100.5 (its rounding)
+        assert 100.0 - 1e-6 <= sum(p.shares.values()) <= 100.5
+    # only columns mapped to others: each poll is all others, still 100
+    imp = read_eopaod(NL, dt.date(2021, 3, 17), parties={"others": "VVD"})
+    assert all(set(p.shares) == {"others"} and 100.0 - 1e-6 <= p.shares["others"] <= 100.5
+               for p in imp.polls)
+    out = tmp_path / "polls.toml"
+    r = runner.invoke(app, ["polls", "import", str(NL), "--election-date", "2021-03-17",
+                            "--party", "vvd=VVD", "--party", "others=PVV+CDA", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    for poll in tomllib.loads(out.read_text(encoding="utf-8"))["poll"]:
+        assert set(poll["shares"]) <= {"vvd", "others"}
+        assert 100.0 - 1e-6 <= sum(poll["shares"].values()) <= 100.5
+
+
+def test_a_column_or_an_id_given_twice_is_an_error():
+    with pytest.raises(InputError, match="column 'VVD' is already mapped to 'a'"):
+        read_eopaod(NL, dt.date(2021, 3, 17), parties={"a": "VVD", "b": "VVD+PVV"})
+    with pytest.raises(InputError, match="column 'VVD' is already mapped"):
+        read_eopaod(NL, dt.date(2021, 3, 17), parties={"a": ("VVD", "VVD")})
+    r = runner.invoke(app, ["polls", "import", str(NL), "--election-date", "2021-03-17",
+                            "--party", "a=VVD", "--party", "a=PVV"])
+    assert r.exit_code == 2 and "--party a is given twice" in r.stderr and not r.stdout
