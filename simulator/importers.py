@@ -56,6 +56,7 @@ class Import:
     mapping: dict[str, tuple[str, ...]]  # party id -> its columns
     polls: list[ImportedPoll]
     skipped: dict[str, int]
+    firms: dict[str, str] = field(default_factory=dict)  # --firm: a table's firm -> the one written
 
 
 _LETTERS = str.maketrans({"ø": "oe", "Ø": "OE", "æ": "ae", "Æ": "AE", "ß": "ss", "đ": "d",
@@ -81,13 +82,25 @@ def parse_party_option(value: str) -> tuple[str, str]:
     return pid.strip(), cols.strip()
 
 
+def parse_firm_option(value: str) -> tuple[str, str]:
+    """``ALIAS=NAME`` (the ``--firm`` option) as ``(alias, name)``: the table's polling firm
+    ALIAS is written as NAME, so that a firm under several names is one firm."""
+    alias, sep, name = value.partition("=")
+    if not sep or not alias.strip() or not name.strip():
+        raise InputError(f"--firm {value!r}: expected ALIAS=NAME (the table's firm ALIAS is "
+                         "written as NAME)")
+    return alias.strip(), name.strip()
+
+
 def read_eopaod(path: str | Path, election_date: dt.date, days: int = 21,
-                parties: dict[str, str | tuple[str, ...]] | None = None) -> Import:
+                parties: dict[str, str | tuple[str, ...]] | None = None,
+                firms: dict[str, str] | None = None) -> Import:
     """The polls of an EOPAOD table whose fieldwork ended in the ``days`` days before
     ``election_date`` (election day excluded). ``parties`` maps config ids to the table's columns,
     a tuple or a string "A+B" (several columns add up; a column whose name has a "+" is taken
     whole); by default every party column is a party, with :func:`column_id` (a suffix where
-    two columns give the same id: a, a-2).
+    two columns give the same id: a, a-2). ``firms`` maps a polling firm's other names to the one
+    written (``{"Ipsos I&O": "Ipsos"}``); an alias no row of the table has is an error.
     With a mapping, figures of unmapped columns go to ``others``, and so do those of columns mapped
     to ``others`` itself (added to the table's Other); a column mapped twice is an error. A bad row is an
     :class:`~simulator.errors.InputError` naming the file and line; so is a table that leaves no
@@ -141,14 +154,22 @@ def read_eopaod(path: str | Path, election_date: dt.date, days: int = 21,
                                      f"already mapped to {owner[col]!r}; a column counts once")
                 owner[col] = pid
     mapped = {c for cols in mapping.values() for c in cols}
+    firms = dict(firms or {})
+    for alias, name in firms.items():
+        if name in firms and firms[name] != name:
+            raise InputError(f"--firm {alias}={name}: {name!r} is itself an alias "
+                             f"(--firm {name}={firms[name]}); map every alias to the final name")
     first = _window_start(election_date, days)
     skipped = {"seats": 0, "European scope": 0, "no sample size": 0, "outside the window": 0}
     polls = []
+    seen_firms: set[str] = set()
     for lineno, text in numbered[1:]:
         cells = [c.strip() for c in text.split("|")]
         if len(cells) != len(columns):
             raise InputError(f"{path}:{lineno}: {len(cells)} fields, the header has {len(columns)}")
         row = dict(zip(columns, cells))
+        seen_firms.add(row["Polling firm"])
+        row["Polling firm"] = firms.get(row["Polling firm"], row["Polling firm"])
         try:
             end = dt.date.fromisoformat(row["Fieldwork End"])
         except ValueError:
@@ -190,6 +211,12 @@ def read_eopaod(path: str | Path, election_date: dt.date, days: int = 21,
                 raise InputError(f"{path}:{lineno}: {col} = {value} is negative")
         polls.append(_poll(row["Polling firm"], end, n, assumed, figures, mapping, mapped,
                            lineno, f"{path}:{lineno}"))
+    for alias, name in firms.items():
+        if alias not in seen_firms:
+            names = sorted(seen_firms)
+            listed = ", ".join(names[:20]) + (f", ... ({len(names)} in all)" if len(names) > 20 else "")
+            raise InputError(f"{path}: --firm {alias}={name}: no row has the polling firm "
+                             f"{alias!r} (firms: {listed or 'none'})")
     if not polls:
         rows = len(numbered) - 1
         if not rows:
@@ -199,7 +226,7 @@ def read_eopaod(path: str | Path, election_date: dt.date, days: int = 21,
                          f"{election_date - dt.timedelta(days=1)}; skipped: {why}); "
                          "check --election-date and --days")
     return Import(path=str(path), election_date=election_date, days=days, mapping=mapping,
-                  polls=polls, skipped=skipped)
+                  polls=polls, skipped=skipped, firms=firms)
 
 
 def _window_start(election_date: dt.date, days: int) -> dt.date:
@@ -249,8 +276,10 @@ def polls_toml(imp: Import) -> str:
            f"{len(imp.polls)} polls kept"
            + "".join(f", {k} {v} skipped" for k, v in imp.skipped.items()
                      if v and k != "outside the window") + ".",
-           "# Columns: " + ", ".join(f"{pid} = {' + '.join(cols)}" for pid, cols in imp.mapping.items()),
-           ""]
+           "# Columns: " + ", ".join(f"{pid} = {' + '.join(cols)}" for pid, cols in imp.mapping.items())]
+    if imp.firms:
+        out.append("# Firms: " + ", ".join(f"{a} as {n}" for a, n in imp.firms.items()))
+    out.append("")
     for p in sorted(imp.polls, key=lambda p: p.date, reverse=True):
         out.append(f"[[poll]]  # line {p.line}" + "".join(f"; {n}" for n in p.notes))
         out.append(f"firm = {_toml_string(p.firm)}")

@@ -189,3 +189,30 @@ def test_a_column_or_an_id_given_twice_is_an_error():
     r = runner.invoke(app, ["polls", "import", str(NL), "--election-date", "2021-03-17",
                             "--party", "a=VVD", "--party", "a=PVV"])
     assert r.exit_code == 2 and "--party a is given twice" in r.stderr and not r.stdout
+
+
+def test_firm_aliases_make_one_firm(tmp_path):
+    imp = read_eopaod(NL, dt.date(2021, 3, 17))
+    assert {p.firm for p in imp.polls} == {"I&O Research", "Ipsos"}
+    imp = read_eopaod(NL, dt.date(2021, 3, 17), firms={"I&O Research": "Ipsos"})
+    assert [p.firm for p in imp.polls] == ["Ipsos"] * 5
+    assert "# Firms: I&O Research as Ipsos" in polls_toml(imp)
+    out = tmp_path / "polls.toml"
+    r = runner.invoke(app, ["polls", "import", str(NL), "--election-date", "2021-03-17",
+                            "--firm", "I&O Research=Ipsos I&O", "--firm", "Ipsos=Ipsos I&O",
+                            "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    assert {p["firm"] for p in tomllib.loads(out.read_text(encoding="utf-8"))["poll"]} == {"Ipsos I&O"}
+
+
+@pytest.mark.parametrize("options, message", [
+    (["--firm", "Ipsos"], "expected ALIAS=NAME"),
+    (["--firm", "=Ipsos"], "expected ALIAS=NAME"),
+    (["--firm", "Ipsso=Ipsos"], "no row has the polling firm 'Ipsso'"),
+    (["--firm", "Ipsos=A", "--firm", "Ipsos=B"], "--firm Ipsos is given twice"),
+    (["--firm", "I&O Research=Ipsos", "--firm", "Ipsos=Ipsos I&O"], "'Ipsos' is itself an alias"),
+])
+def test_bad_firm_options_are_one_line_errors(options, message):
+    r = runner.invoke(app, ["polls", "import", str(NL), "--election-date", "2021-03-17", *options])
+    assert r.exit_code == 2, r.output
+    assert message in r.stderr and len(r.stderr.strip().splitlines()) == 1 and not r.stdout
