@@ -5,7 +5,8 @@
 ``Polling firm | Commissioners | Fieldwork Start | Fieldwork End | Scope | Sample Size |
 Participation | Precision | <one column per party> | Other``. Its conventions:
 
-* ``Precision`` ``S``: the figures are seats, not percent; such rows are skipped;
+* ``Precision`` ``S``: the figures are seats, not percent; such rows are skipped, or, given the
+  parliament's seat count, converted to shares (:func:`seat_sample_size`);
 * a sample size in brackets, ``(1000)``, is assumed by EOPAOD, not published; the row is kept and
   its ``sample_size`` says so in a comment; ``N/A``: the row is skipped;
 * ``Scope`` ``E`` (and ``EN``): a European-Parliament question, skipped; ``N`` and ``NE`` (a national
@@ -26,7 +27,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .config import MAX_POLL_AGE_DAYS, OTHERS
+from .config import MAX_POLL_AGE_DAYS, MAX_SEATS, OTHERS
 from .errors import InputError
 
 REQUIRED = ("Polling firm", "Fieldwork End", "Scope", "Sample Size", "Precision")
@@ -56,6 +57,8 @@ class Import:
     mapping: dict[str, tuple[str, ...]]  # party id -> its columns
     polls: list[ImportedPoll]
     skipped: dict[str, int]
+    seats: int | None = None  # --seats: the parliament's seats, for converting polls in seats
+    converted: int = 0  # polls in seats converted to shares
     firms: dict[str, str] = field(default_factory=dict)  # --firm: a table's firm -> the one written
 
 
@@ -94,18 +97,24 @@ def parse_firm_option(value: str) -> tuple[str, str]:
 
 def read_eopaod(path: str | Path, election_date: dt.date, days: int = 21,
                 parties: dict[str, str | tuple[str, ...]] | None = None,
-                firms: dict[str, str] | None = None) -> Import:
+                firms: dict[str, str] | None = None, seats: int | None = None) -> Import:
     """The polls of an EOPAOD table whose fieldwork ended in the ``days`` days before
     ``election_date`` (election day excluded). ``parties`` maps config ids to the table's columns,
     a tuple or a string "A+B" (several columns add up; a column whose name has a "+" is taken
     whole); by default every party column is a party, with :func:`column_id` (a suffix where
     two columns give the same id: a, a-2). ``firms`` maps a polling firm's other names to the one
     written (``{"Ipsos I&O": "Ipsos"}``); an alias no row of the table has is an error.
+    Rows in seats (precision ``S``) are skipped unless ``seats`` (the parliament's seat count) is
+    given: then a row whose seats add up to it becomes shares ``100 s / seats`` with a sample size
+    lowered for the rounding to whole seats (:func:`seat_sample_size`), and a row adding up to
+    another number is skipped.
     With a mapping, figures of unmapped columns go to ``others``, and so do those of columns mapped
     to ``others`` itself (added to the table's Other); a column mapped twice is an error. A bad row is an
     :class:`~simulator.errors.InputError` naming the file and line; so is a table that leaves no
     poll (no rows, or none in the window)."""
     path = Path(path)
+    if seats is not None and not 1 <= seats <= MAX_SEATS:
+        raise InputError(f"--seats must be from 1 to {MAX_SEATS:,} (got {seats})")
     if not 1 <= days <= MAX_POLL_AGE_DAYS:
         raise InputError(f"--days must be from 1 to {MAX_POLL_AGE_DAYS} (ten years; a config's polls "
                          f"are at most that many days before the election), got {days}")
@@ -178,7 +187,8 @@ def read_eopaod(path: str | Path, election_date: dt.date, days: int = 21,
         if not first <= end < election_date:
             skipped["outside the window"] += 1
             continue
-        if row["Precision"].upper() == "S":
+        in_seats = row["Precision"].upper() == "S"
+        if in_seats and seats is None:
             skipped["seats"] += 1
             continue
         if row["Scope"].upper().startswith("E"):
@@ -209,8 +219,25 @@ def read_eopaod(path: str | Path, election_date: dt.date, days: int = 21,
                 raise InputError(f"{path}:{lineno}: {col} = {value!r} is not a finite number")
             if figures[col] < 0:
                 raise InputError(f"{path}:{lineno}: {col} = {value} is negative")
-        polls.append(_poll(row["Polling firm"], end, n, assumed, figures, mapping, mapped,
-                           lineno, f"{path}:{lineno}"))
+            if in_seats and not figures[col].is_integer():
+                raise InputError(f"{path}:{lineno}: {col} = {value!r} is not a whole number of "
+                                 "seats (the row's Precision is S)")
+        notes = []
+        if in_seats:
+            total = sum(figures.values())
+            if total != seats:
+                key = f"seats not adding up to {seats}"
+                skipped[key] = skipped.get(key, 0) + 1
+                continue
+            n_seats = seat_sample_size(n, seats, sum(1 for v in figures.values() if v > 0))
+            notes.append(f"in seats, converted: {seats} seats as shares, sample size {n} lowered "
+                         f"to {n_seats} for the rounding to whole seats")
+            figures = {c: v * 100.0 / seats for c, v in figures.items()}
+            n = n_seats
+        poll = _poll(row["Polling firm"], end, n, assumed, figures, mapping, mapped, lineno,
+                     f"{path}:{lineno}")
+        poll.notes[:0] = notes
+        polls.append(poll)
     for alias, name in firms.items():
         if alias not in seen_firms:
             names = sorted(seen_firms)
@@ -226,7 +253,19 @@ def read_eopaod(path: str | Path, election_date: dt.date, days: int = 21,
                          f"{election_date - dt.timedelta(days=1)}; skipped: {why}); "
                          "check --election-date and --days")
     return Import(path=str(path), election_date=election_date, days=days, mapping=mapping,
-                  polls=polls, skipped=skipped, firms=firms)
+                  polls=polls, skipped=skipped, firms=firms, seats=seats,
+                  converted=sum(1 for p in polls if p.notes and p.notes[0].startswith("in seats")))
+
+
+def seat_sample_size(n: int, seats: int, parties: int) -> int:
+    """The sample size of a poll of ``n`` published in whole seats of ``seats``, with ``parties``
+    lists holding a seat: rounding a share to whole seats adds an error uniform on +-0.5 seat,
+    variance ``1 / (12 seats^2)`` (as a fraction), to the sampling variance ``p (1 - p) / n``. For
+    a typical share ``p = 1 / parties`` that is the variance of a sample of
+    ``1 / (1 / n + 1 / (12 seats^2 p (1 - p)))``, rounded down (at least 1)."""
+    p = 1.0 / max(parties, 2)
+    rounding_n = 12.0 * seats * seats * p * (1.0 - p)
+    return max(1, math.floor(1.0 / (1.0 / n + 1.0 / rounding_n)))
 
 
 def _window_start(election_date: dt.date, days: int) -> dt.date:
@@ -274,6 +313,7 @@ def polls_toml(imp: Import) -> str:
     out = [f"# Polls imported by `electsim polls import` from {Path(imp.path).name} (EOPAOD table):",
            f"# fieldwork ending {first} .. {imp.election_date - dt.timedelta(days=1)}; "
            f"{len(imp.polls)} polls kept"
+           + (f" ({imp.converted} of them in seats of {imp.seats}, converted)" if imp.converted else "")
            + "".join(f", {k} {v} skipped" for k, v in imp.skipped.items()
                      if v and k != "outside the window") + ".",
            "# Columns: " + ", ".join(f"{pid} = {' + '.join(cols)}" for pid, cols in imp.mapping.items())]

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from simulator.cli import app
 from simulator.config import parse_config
 from simulator.errors import InputError
-from simulator.importers import column_id, polls_toml, read_eopaod
+from simulator.importers import column_id, polls_toml, read_eopaod, seat_sample_size
 
 DATA = Path(__file__).parent / "data"
 NL = DATA / "eopaod-nl-2021-excerpt.psv"
@@ -216,3 +216,65 @@ def test_bad_firm_options_are_one_line_errors(options, message):
     r = runner.invoke(app, ["polls", "import", str(NL), "--election-date", "2021-03-17", *options])
     assert r.exit_code == 2, r.output
     assert message in r.stderr and len(r.stderr.strip().splitlines()) == 1 and not r.stdout
+
+
+def test_seat_sample_size_adds_the_rounding_variance():
+    # 150 seats, 17 lists with seats: p = 1/17, rounding alone is a sample of 12 * 150^2 p (1 - p)
+    rounding = 12 * 150**2 * (1 / 17) * (16 / 17)
+    assert seat_sample_size(3000, 150, 17) == int(1 / (1 / 3000 + 1 / rounding))
+    assert seat_sample_size(3000, 150, 17) < 3000
+    assert seat_sample_size(1000, 15, 5) < seat_sample_size(1000, 150, 5) < 1000  # fewer seats, coarser
+    assert seat_sample_size(10**9, 150, 1) >= 1  # one list: as for two, never 0
+
+
+def test_polls_in_seats_are_converted_with_seats(tmp_path):
+    imp = read_eopaod(NL, dt.date(2021, 3, 17), seats=150)
+    assert imp.skipped["seats"] == 0 and imp.converted == 8 and len(imp.polls) == 13
+    peil = [p for p in imp.polls if p.firm == "Peil.nl"]
+    assert [p.date.isoformat() for p in peil] == ["2021-03-16", "2021-03-13", "2021-03-06", "2021-02-27"]
+    first = peil[0]  # VVD 32, PVV 22 of 150 seats; sample (3000) assumed
+    assert first.shares["vvd"] == pytest.approx(100 * 32 / 150, abs=1e-4)
+    assert first.shares["pvv"] == pytest.approx(100 * 22 / 150, abs=1e-4)
+    assert first.assumed_size and first.sample_size == seat_sample_size(3000, 150, 16)  # 16 lists with seats
+    assert first.notes[0].startswith("in seats, converted: 150 seats as shares")
+    for p in imp.polls:
+        assert 100.0 - 1e-3 <= sum(p.shares.values()) <= 100.5
+    io = [p for p in imp.polls if p.firm == "I&O Research"]  # percent rows are as before
+    assert io[0].sample_size == 2812 and io[0].shares["vvd"] == 21.0
+    text = polls_toml(imp)
+    assert "13 polls kept (8 of them in seats of 150, converted)" in text
+    doc = tomllib.loads(text)
+    doc.update(election={"seats": 150, "date": dt.date(2021, 3, 17)},
+               party=[{"id": pid} for pid in imp.mapping])
+    assert len(parse_config(doc).polls) == 13
+    out = tmp_path / "polls.toml"
+    r = runner.invoke(app, ["polls", "import", str(NL), "--election-date", "2021-03-17",
+                            "--seats", "150", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    assert "converted 8 polls published in seats to shares of 150 seats" in r.stderr
+    assert len(tomllib.loads(out.read_text(encoding="utf-8"))["poll"]) == 13
+
+
+def test_seat_polls_without_seats_are_skipped_with_a_reason_and_odd_sums_are_skipped():
+    r = runner.invoke(app, ["polls", "import", str(NL), "--election-date", "2021-03-17"])
+    assert r.exit_code == 0
+    assert "8 polls published in seats (precision S) were skipped: give --seats N" in r.stderr
+    imp = read_eopaod(NL, dt.date(2021, 3, 17), seats=151)
+    assert imp.converted == 0 and imp.skipped["seats not adding up to 151"] == 8
+    r = runner.invoke(app, ["polls", "import", str(NL), "--election-date", "2021-03-17",
+                            "--seats", "151"])
+    assert r.exit_code == 0 and "8 seats not adding up to 151" in r.stderr
+    for bad in ("0", "100001"):
+        r = runner.invoke(app, ["polls", "import", str(NL), "--election-date", "2021-03-17",
+                                "--seats", bad])
+        assert r.exit_code == 2 and "--seats must be from 1 to 100,000" in r.stderr
+
+
+def test_a_fraction_of_a_seat_is_an_error_naming_the_line(tmp_path):
+    lines = NL.read_text(encoding="utf-8").splitlines()
+    lines[3] = lines[3].replace("| 32   |", "| 31.5 |", 1)  # Peil.nl 2021-03-16, VVD
+    bad = tmp_path / "half.psv"
+    bad.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(InputError, match=f"{bad}:4: VVD = '31.5' is not a whole number of seats"):
+        read_eopaod(bad, dt.date(2021, 3, 17), seats=150)
+    assert read_eopaod(bad, dt.date(2021, 3, 17)).skipped["seats"] == 8  # skipped: not read
