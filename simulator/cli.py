@@ -522,7 +522,7 @@ def polls_import(
             raise InputError(f"--firm {alias} is given twice ({alias}={firms[alias]}, {v})")
         firms[alias] = name
     if out:
-        check_writable(out)
+        check_writable(out, inputs=(table,))
     imp = read_eopaod(table, date, days=days, parties=mapping, firms=firms, seats=seats)
     text = polls_toml(imp)
     if out:

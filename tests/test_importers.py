@@ -278,3 +278,12 @@ def test_a_fraction_of_a_seat_is_an_error_naming_the_line(tmp_path):
     with pytest.raises(InputError, match=f"{bad}:4: VVD = '31.5' is not a whole number of seats"):
         read_eopaod(bad, dt.date(2021, 3, 17), seats=150)
     assert read_eopaod(bad, dt.date(2021, 3, 17)).skipped["seats"] == 8  # skipped: not read
+
+
+def test_out_never_writes_over_the_table(tmp_path):
+    table = tmp_path / "nl.psv"
+    table.write_text(NL.read_text(encoding="utf-8"), encoding="utf-8")
+    r = runner.invoke(app, ["polls", "import", str(table), "--election-date", "2021-03-17",
+                            "--out", str(table)])
+    assert r.exit_code == 2 and "is an input of this command" in r.stderr
+    assert table.read_text(encoding="utf-8") == NL.read_text(encoding="utf-8")
