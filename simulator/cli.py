@@ -503,23 +503,39 @@ def polls_import(
     election_date: str = typer.Option(..., "--election-date", help="Election day, YYYY-MM-DD: polls whose fieldwork ended in the days before it are kept."),
     days: int = typer.Option(21, "--days", help="How many days before the election a poll's fieldwork may end."),
     party: list[str] = typer.Option([], "--party", help="ID=COLUMN or ID=COLUMN+COLUMN (added up); repeat it. Without it every party column is a list named after it; with it, unmapped columns go to others."),
+    seats: Optional[int] = typer.Option(None, "--seats", help="The parliament's seats: rows published in seats (precision S) that add up to it become shares, their sample size lowered for the rounding to whole seats (without it they are skipped)."),
+    firm: list[str] = typer.Option([], "--firm", help="ALIAS=NAME: the table's polling firm ALIAS is written as NAME, so that one firm under several names (Ipsos I&O, I&O Research) is one firm; repeat it."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write the blocks here (default: standard output)."),
 ) -> None:
     """Turn an EOPAOD poll table into \\[\\[poll]] blocks for a config: rows in seats and
     European-election rows are skipped, assumed sample sizes are marked."""
     import datetime as dt
 
-    from .importers import parse_party_option, polls_toml, read_eopaod
+    from .importers import parse_firm_option, parse_party_option, polls_toml, read_eopaod
     from .report import check_writable, write_atomic
 
     try:
         date = dt.date.fromisoformat(election_date)
     except ValueError:
         raise InputError(f"--election-date {election_date!r} is not a date like 2021-09-26") from None
-    mapping = dict(parse_party_option(v) for v in party) if party else None
+    mapping = None
+    if party:
+        mapping = {}
+        for v in party:
+            pid, cols = parse_party_option(v)
+            if pid in mapping:
+                raise InputError(f"--party {pid} is given twice ({pid}={mapping[pid]}, {v}); "
+                                 f"add the columns up in one: {pid}=A+B")
+            mapping[pid] = cols
+    firms: dict[str, str] = {}
+    for v in firm:
+        alias, name = parse_firm_option(v)
+        if alias in firms and firms[alias] != name:
+            raise InputError(f"--firm {alias} is given twice ({alias}={firms[alias]}, {v})")
+        firms[alias] = name
     if out:
-        check_writable(out)
-    imp = read_eopaod(table, date, days=days, parties=mapping)
+        check_writable(out, inputs=(table,))
+    imp = read_eopaod(table, date, days=days, parties=mapping, firms=firms, seats=seats)
     text = polls_toml(imp)
     if out:
         write_atomic(out, text)
@@ -529,6 +545,14 @@ def polls_import(
     skipped = ", ".join(f"{v} {k}" for k, v in imp.skipped.items() if v and k != "outside the window")
     if skipped:
         err_console.print(f"skipped rows: {skipped}", markup=False)
+    if imp.skipped.get("seats"):
+        err_console.print(f"{imp.skipped['seats']} polls published in seats (precision S) were "
+                          "skipped: give --seats N, the parliament's seats, to convert them to shares",
+                          markup=False)
+    if imp.converted:
+        err_console.print(f"converted {imp.converted} polls published in seats to shares of "
+                          f"{imp.seats} seats, their sample sizes lowered for the rounding to whole "
+                          "seats", markup=False)
 
 
 class _progress_bar:
