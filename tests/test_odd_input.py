@@ -658,3 +658,17 @@ def test_every_tail_probability_at_once_equals_each_one_counted():
         seat_probabilities = [c / 7 for c in seat_counts]
 
     assert at_least_all(R) == [1.0, 6 / 7, 6 / 7, 3 / 7, 1 / 7]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(0, 12), min_size=2, max_size=8), st.integers(1, 30), st.data())
+def test_coalitions_within_reach_are_every_combination_whose_best_runs_reach_a_majority(most, majority, data):
+    import itertools
+
+    from simulator.coalitions import _within_reach
+
+    members = sorted(data.draw(st.sets(st.integers(0, len(most) - 1), min_size=1)))
+    most = np.array(most)
+    for size in range(2, 5):
+        want = [c for c in itertools.combinations(members, size) if sum(int(most[i]) for i in c) >= majority]
+        assert list(_within_reach(members, most, size, majority)) == want
