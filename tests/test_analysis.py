@@ -141,7 +141,7 @@ def test_analysis_is_off_by_default_and_in_the_json_when_on():
         assert plain["parties"][pid]["seat_probabilities"] == doc["parties"][pid]["seat_probabilities"]
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(st.lists(st.integers(1, 40), min_size=1, max_size=9), st.floats(0.01, 1.0))
 def test_counting_equals_the_brute_force_reference(weights, fraction):
     """The counting method (m^2 x quota) gives the enumeration's indices and pivots, exactly."""
