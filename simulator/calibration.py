@@ -14,7 +14,8 @@ minus the forecast's mean log share) and their sampling variances are the data o
 fitted by maximum likelihood, with the polls seen as they stood on election day and ``HORIZONS``
 days earlier (the drift is what the earlier views teach). The tails (degrees of freedom) are
 chosen from ``DF_GRID`` by the leave-one-election-out log score, and each election is then scored
-with parameters fitted without it. The fit on every election is the shipped default.
+with parameters fitted without it. The fit on every election is written to a fit file (``write_fit``); the shipped default
+in ``simulator/data/polling_error.json`` is such a file.
 
 Scores (per list, over all lists of all elections): coverage of the central 50, 80 and 90 %
 intervals of the vote share and of the seats, the PIT (probability integral transform: the
