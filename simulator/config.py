@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from .errors import ConfigError
+from .laws import LAW_METHODS, Law, parse_law
 
 METHODS = ("dhondt", "sainte-lague", "modified-sainte-lague", "hare-niemeyer")
 THRESHOLD_BASES = ("valid", "cast")
@@ -61,6 +62,7 @@ class Party:
     threshold: float | None = None  # percent; None = the election's threshold
     color: str | None = None
     others_weight: float = 1.0  # relative weight in the split of a poll's "others" bucket
+    members: tuple[str, ...] = ()  # an alliance's member parties (names): alliance_threshold
 
 
 @dataclass(frozen=True)
@@ -227,6 +229,7 @@ class Election:
     districts: tuple[District, ...] = ()  # none: one national district
     baseline: Baseline | None = None
     scenarios: tuple[Scenario, ...] = ()
+    law: "Law | None" = None  # a law of tiers or methods the one-tier kernels do not know
 
     @property
     def district_ids(self) -> tuple[str, ...]:
@@ -326,12 +329,16 @@ def config_document(election: Election) -> dict:
           "threshold_scope": r.threshold_scope}
     if election.date:
         el["date"] = election.date.isoformat()
+    if election.law is not None:
+        el.update(election.law.source["election"])
     if r.blocking_minority:
         el["blocking_minority"] = r.blocking_minority
     parties = []
     for p in election.parties:
         row = {"id": p.id, "name": p.name, "minority": p.minority, "others_weight": p.others_weight}
         row.update({k: v for k, v in (("threshold", p.threshold), ("color", p.color)) if v is not None})
+        if p.members:
+            row["members"] = list(p.members)
         parties.append(row)
     polls = []
     for p in election.polls:
@@ -357,6 +364,15 @@ def config_document(election: Election) -> dict:
                             **({"threshold": QUOTA if d.threshold_quota else d.threshold}
                                if d.threshold is not None else {})}
                            for d in election.districts]
+        if election.law is not None:
+            law = election.law
+            for k, row in enumerate(doc["district"]):
+                if law.caps and law.caps[k]:
+                    row["levelling"] = law.caps[k]
+                if law.regions:
+                    row["region"] = law.region_names[law.regions[k]]
+    if election.law is not None and election.law.source["tier"]:
+        doc["tier"] = election.law.source["tier"]
     if election.baseline is not None:
         doc["baseline"] = {"district_votes": str((here / election.baseline.file).resolve()),
                            "map": {k: list(v) for k, v in election.baseline.mapping.items()}}
@@ -392,7 +408,7 @@ def parse_config(data: dict[str, Any], path: str | Path = "<config>",
             return default
 
     c.no_unknown(data, "", {"election", "party", "result", "poll", "past_result", "model", "simulation",
-                            "coalition", "district", "baseline", "scenario"})
+                            "coalition", "district", "baseline", "scenario", "tier"})
     el = c.table(data, "election", required=True)
     c.no_unknown(
         el,
@@ -400,12 +416,14 @@ def parse_config(data: dict[str, Any], path: str | Path = "<config>",
         {
             "name", "date", "seats", "majority", "method", "threshold", "threshold_base",
             "minority_exempt", "minority_coefficient", "blocking_minority", "threshold_scope",
+            "first_divisor", "alliance_threshold", "district_route", "quota_excess", "quota_rounding",
         },
     )
     seats = c.integer(el, "election.seats", required=True, low=1, high=MAX_SEATS)
     majority = c.integer(el, "election.majority", default=seats // 2 + 1, low=1, high=seats)
     blocking = c.integer(el, "election.blocking_minority", default=None, low=1, high=seats)
-    method = c.choice(el, "election.method", METHODS, default="dhondt")
+    method = c.choice(el, "election.method", METHODS + tuple(m for m in LAW_METHODS if m not in METHODS),
+                      default="dhondt")
     quota = el.get("threshold") == QUOTA
     threshold = (quota_threshold(seats) if quota else
                  c.number(el, "election.threshold", default=0.0, low=0.0, high_open=100.0,
@@ -431,6 +449,8 @@ def parse_config(data: dict[str, Any], path: str | Path = "<config>",
     parties = _parse_parties(c, data)
     ids = [p.id for p in parties]
     districts = _parse_districts(c, data, rules)
+    law = parse_law(c, data, el, rules, parties, districts,
+                    c.array_of_tables(data, "district", required=False) or [])
     result = _parse_result(c, data, ids, rules, districts)
     baseline = section("baseline", lambda: _parse_baseline(c, data, ids, districts), None)
     polls = section("poll", lambda: _parse_polls(c, data, ids, date), [])
@@ -456,6 +476,7 @@ def parse_config(data: dict[str, Any], path: str | Path = "<config>",
         districts=tuple(districts),
         baseline=baseline,
         scenarios=tuple(scenarios),
+        law=law,
     )
 
 
@@ -492,7 +513,8 @@ def _parse_parties(c: _Checker, data: dict) -> list[Party]:
     seen: set[str] = set()
     for i, row in enumerate(rows):
         key = f"party {i + 1}" + (f" ({row['id']})" if isinstance(row.get("id"), str) else "")
-        c.no_unknown(row, key, {"id", "name", "minority", "threshold", "color", "others_weight"})
+        c.no_unknown(row, key, {"id", "name", "minority", "threshold", "color", "others_weight",
+                                "members"})
         pid = c.string(row, f"{key}.id", required=True)
         if not _ID_RE.match(pid):
             c.fail(f"{key}.id", "ids use letters, digits, '_', '-' and '.'", pid)
@@ -512,9 +534,23 @@ def _parse_parties(c: _Checker, data: dict) -> list[Party]:
                 threshold=c.number(row, f"{key}.threshold", default=None, low=0.0, high_open=100.0),
                 color=color,
                 others_weight=c.number(row, f"{key}.others_weight", default=1.0, low=0.0, high=1e6),
+                members=_members(c, row, f"{key}.members"),
             )
         )
     return parties
+
+
+def _members(c: _Checker, row: dict, key: str) -> tuple[str, ...]:
+    """An alliance's member parties: two or more distinct names."""
+    value = row.get("members")
+    if value is None:
+        return ()
+    if (not isinstance(value, list) or len(value) < 2
+            or not all(isinstance(v, str) and v.strip() for v in value)):
+        c.fail(key, "must be an array of two or more member party names", value)
+    if len(set(value)) != len(value):
+        c.fail(key, "names a member party twice", value)
+    return tuple(value)
 
 
 SCENARIO_KEYS = {"name", "election", "party", "district", "merge"}
@@ -551,7 +587,7 @@ def _parse_districts(c: _Checker, data: dict, rules: Rules) -> list[District]:
     seen: set[str] = set()
     for i, row in enumerate(rows):
         key = f"district {i + 1}" + (f" ({row['id']})" if isinstance(row.get("id"), str) else "")
-        c.no_unknown(row, key, {"id", "name", "seats", "threshold"})
+        c.no_unknown(row, key, {"id", "name", "seats", "threshold", "levelling", "region"})
         did = c.string(row, f"{key}.id", required=True)
         if not _ID_RE.match(did):
             c.fail(f"{key}.id", "ids use letters, digits, '_', '-' and '.'", did)
@@ -570,7 +606,9 @@ def _parse_districts(c: _Checker, data: dict, rules: Rules) -> list[District]:
                             threshold=threshold, threshold_quota=quota))
     if out:
         total = sum(d.seats for d in out)
-        if total != rules.seats:
+        levelling = any(isinstance(t, dict) and t.get("kind") == "levelling"
+                        for t in (data.get("tier") if isinstance(data.get("tier"), list) else []))
+        if total != rules.seats and not levelling:  # with levelling seats: checked by parse_law
             c.fail("district", f"the districts' seats sum to {total}, not election.seats = {rules.seats}",
                    total)
         if rules.threshold_base == "cast":

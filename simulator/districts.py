@@ -33,6 +33,7 @@ import numba as nb
 import numpy as np
 
 from .allocation.districts import allocate_districts_block
+from .allocation.tiers import allocate_law_block
 from .allocation.kernels import BLOCK, block_work
 from .config import MAX_VOTES
 from .errors import ConfigError, InputError
@@ -249,6 +250,18 @@ def district_seats_block(st, src, sb, nr, dv, ds, scratch):
     dsrc, drest, dseats, shares_scratch, dw = scratch
     st = district_shares(st, src, nr, dv, dsrc, drest, shares_scratch)
     allocate_districts_block(dsrc, drest, nr, ds, dw, dseats)
+    sum_districts(dseats, nr, sb)
+    sum_districts(dsrc, nr, src)
+    return st
+
+
+@nb.njit(cache=True, error_model="numpy")
+def district_law_block(st, src, sb, nr, dv, law, scratch, lscratch):
+    """:func:`district_seats_block` with a law of tiers (:mod:`simulator.allocation.tiers`) in
+    place of the district kernel. Returns the state."""
+    dsrc, drest, dseats, shares_scratch, _ = scratch
+    st = district_shares(st, src, nr, dv, dsrc, drest, shares_scratch)
+    allocate_law_block(dsrc, drest, nr, law, lscratch, dseats)
     sum_districts(dseats, nr, sb)
     sum_districts(dsrc, nr, src)
     return st

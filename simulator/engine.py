@@ -34,7 +34,9 @@ from .errors import InputError
 from .results import Result, result_from_tally
 from .streams import chunk_states, fresh_seed, stream_state
 from .analysis import AnalysisSpec, analysis_block, analysis_scratch
-from .districts import district_scratch, district_seats_block, district_votes_record
+from .allocation.plan import law_stage
+from .allocation.tiers import allocate_law_national, law_scratch
+from .districts import district_law_block, district_scratch, district_seats_block, district_votes_record
 from .tally import MAX_RUNS, Tally, TallySpec, chunk_tally, tally_block, tally_districts
 from .votes.draws import draw_shares, vote_scratch
 from .votes.model import VoteModel, build_vote_model
@@ -43,7 +45,7 @@ WAVE_CHUNKS = 32  # chunks per compiled call: enough to keep every core busy, fi
 
 
 @nb.njit(cache=True, parallel=True, nogil=True)
-def _simulate_wave(states, chunk_runs, votes, seats, dvotes, dseats, aspec, spec, slots,
+def _simulate_wave(states, chunk_runs, votes, seats, dvotes, dseats, law, aspec, spec, slots,
                    record_votes, record_seats, ticks):
     """Chunks in parallel, each counted into the slot of the thread that runs it: integer counts
     add up to the same totals whichever thread ran which chunk. ``ticks[c]``: runs of chunk c
@@ -51,15 +53,16 @@ def _simulate_wave(states, chunk_runs, votes, seats, dvotes, dseats, aspec, spec
     for c in nb.prange(states.shape[0]):
         s = nb.get_thread_id()
         t = chunk_tally(slots, s, np.empty(BLOCK), np.empty((spec.thresholds.shape[0], BLOCK), np.int32))
-        _simulate_chunk(states[c], chunk_runs[c], votes, seats, dvotes, dseats, aspec, spec, t,
-                        record_votes[c], record_seats[c], ticks[c:c + 1])
+        _simulate_chunk(states[c], chunk_runs[c], votes, seats, dvotes, dseats, law, aspec, spec,
+                        t, record_votes[c], record_seats[c], ticks[c:c + 1])
 
 
 @nb.njit(cache=True, error_model="numpy")
-def _simulate_chunk(words, runs, votes, seats, dv, ds, aspec, spec, t, record_votes, record_seats,
-                    tick):
+def _simulate_chunk(words, runs, votes, seats, dv, ds, law, aspec, spec, t, record_votes,
+                    record_seats, tick):
     """One chunk of ``runs`` runs from the stream ``words``, into the tally ``t``. With districts
-    (``dv``: DistrictVotes, ``ds``: DistrictStage) the seats stage is the district stage;
+    (``dv``: DistrictVotes, ``ds``: DistrictStage) the seats stage is the district stage; with a
+    law of tiers (``law``: LawStage, active) the tier kernel;
     ``aspec``: the analysis of the simulated parliaments (:mod:`simulator.analysis`); ``tick[0]``
     counts the runs done."""
     st = stream_state(words)
@@ -70,10 +73,17 @@ def _simulate_chunk(words, runs, votes, seats, dv, ds, aspec, spec, t, record_vo
     scratch = vote_scratch(votes)
     dscratch = district_scratch(dv, n)
     ascratch = analysis_scratch(n, aspec.majority if aspec.enabled else 1)
+    lscratch = law_scratch(law, n)
     for start in range(0, runs, BLOCK):
         nr = min(BLOCK, runs - start)
         st = draw_shares(st, votes, scratch, nr, src)
-        if dv.active:
+        if law.active:
+            if dv.active:
+                st = district_law_block(st, src, sb, nr, dv, law, dscratch, lscratch)
+                tally_districts(dscratch[2], nr, t)
+            else:
+                allocate_law_national(src, nr, seats.base, law, lscratch, sb)
+        elif dv.active:
             st = district_seats_block(st, src, sb, nr, dv, ds, dscratch)
             tally_districts(dscratch[2], nr, t)
         else:
@@ -204,14 +214,20 @@ class Engine:
         self.spec = TallySpec(thresholds=self.rules.thresholds, base=self.base,
                               coalition_members=members)
         self.districts = (district_votes_record(election), district_rules(election))
+        self.law = law_stage(election)
         kr = self.rules
         self.analysis = AnalysisSpec(
             enabled=bool(analysis), majority=int(election.rules.majority), method=kr.method, seats=kr.seats,
             thresholds=kr.thresholds, base=self.base, minority=kr.minority, exempt=kr.exempt,
             cnum=kr.cnum, cden=kr.cden, coalition_members=members,
-            last_seat=not election.districts, power=bool(power))
+            last_seat=not election.districts and election.law is None, power=bool(power))
         self.magnitude = max((d.seats for d in election.districts), default=0)
-        check_finite(election.path, self.votes, self.seats, self.spec, *self.districts, self.analysis)
+        law = election.law
+        if law is not None and election.districts:  # the most seats one district can end with
+            self.magnitude += ((law.levelling.seats if law.levelling else 0)
+                               + (election.rules.seats if law.remainder else 0))
+        check_finite(election.path, self.votes, self.seats, self.spec, *self.districts, self.law,
+                     self.analysis)
 
     def empty_tally(self, slots: int | None = None) -> Tally:
         return Tally.empty(len(self.election.parties), self.election.rules.seats,
@@ -234,7 +250,7 @@ class Engine:
         record_votes = np.zeros(rec_shape, np.float64)
         record_seats = np.zeros(rec_shape, np.float32)
         _simulate_wave(chunk_states(seed, first_chunk, count), np.asarray(chunk_runs, np.int64),
-                       self.votes, self.seats, *self.districts, self.analysis, self.spec,
+                       self.votes, self.seats, *self.districts, self.law, self.analysis, self.spec,
                        slots.chunk_tally(), record_votes, record_seats,
                        np.zeros(count, np.int64) if ticks is None else ticks)
         tally = slots.merged(int(np.sum(chunk_runs)), self.election.rules.majority)

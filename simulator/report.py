@@ -50,6 +50,10 @@ def allocation_json(election: Election, rows: list[AllocationRow],
     if districts is not None:
         doc["threshold_scope"] = election.rules.threshold_scope
         doc["districts"] = districts
+    if election.law is not None:  # the seats of each tier of the law
+        doc["tiers"] = election.law.tiers
+        for r in rows:
+            doc["parties"][r.id]["by_tier"] = dict(r.by_tier)
     return doc
 
 
@@ -62,8 +66,9 @@ def district_table(election: Election, districts: dict[str, dict[str, int]]) -> 
     table.add_column("seats", justify="right")
     for p in won:
         table.add_column(p.name, justify="right")
-    for d in election.districts:
-        table.add_row(d.name, str(d.seats), *(str(districts[d.id][p.id]) for p in won))
+    for d in election.districts:  # the seats each district ended with (levelling seats included)
+        table.add_row(d.name, str(sum(districts[d.id].values())),
+                      *(str(districts[d.id][p.id]) for p in won))
     return table
 
 
@@ -80,15 +85,21 @@ def allocation_table(election: Election, rows: list[AllocationRow]) -> Table:
     table.add_column("votes", justify="right")
     table.add_column(f"% of {base}", justify="right")
     table.add_column("qualified")
+    tiers = [name for name, _ in rows[0].by_tier] if rows and len(rows[0].by_tier) > 1 else []
+    for name in tiers:
+        table.add_column(f"{name} seats", justify="right")
     table.add_column("seats", justify="right")
     for r in rows:
         if r.qualified:
             status = "yes"
+        elif election.law is not None:
+            status = "no (seats won in districts)" if r.seats else "no"
         elif r.takes_part:
             status = "minority (exempt)" if r.minority else "yes (nobody qualified)"
         else:
             status = "no"
-        table.add_row(r.id, r.name, f"{r.votes:,.0f}", f"{r.share:.2f}", status, str(r.seats))
+        table.add_row(r.id, r.name, f"{r.votes:,.0f}", f"{r.share:.2f}", status,
+                      *(str(k) for _, k in r.by_tier[:len(tiers)]), str(r.seats))
     return table
 
 

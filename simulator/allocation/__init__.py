@@ -59,7 +59,7 @@ def kernel_rules(rules: Rules, parties) -> KernelRules:
     coef = rules.coefficient_fraction
     return KernelRules(
         seats=int(rules.seats),
-        method=METHOD_CODES[rules.method],
+        method=METHOD_CODES.get(rules.method, 0),  # a law's other methods: its own kernel
         thresholds=np.array(
             [rules.threshold if p.threshold is None else p.threshold for p in parties], np.float64
         ),
@@ -103,6 +103,7 @@ class AllocationRow:
     qualified: bool  # reached its threshold
     takes_part: bool  # qualified, or minority and exempt, or nobody qualified
     seats: int
+    by_tier: tuple[tuple[str, int], ...] = ()  # a law of tiers: the seats of each tier, in order
 
 
 def _district_threshold(rules: Rules, district) -> float:
@@ -151,6 +152,12 @@ def allocate_districts(votes, rest, stage: DistrictStage) -> np.ndarray:
 
 def district_seats(election: Election) -> dict[str, dict[str, int]]:
     """The seats of the config's ``[result]`` district by district: ``{district: {party: n}}``."""
+    if election.law is not None:
+        from .plan import law_seats
+
+        seats = law_seats(election)
+        return {d.id: {p.id: int(seats[k, i]) for i, p in enumerate(election.parties)}
+                for k, d in enumerate(election.districts)}
     res = election.result
     seats = allocate_districts(res.district_votes[None], res.district_rest[None],
                                district_rules(election))[0]
@@ -163,6 +170,8 @@ def allocate_result(election: Election) -> list[AllocationRow]:
     districts: national votes, shares and qualification, and the seats summed over districts)."""
     if election.result is None:
         raise InputError(f"{election.path}: result: no [result] table to allocate")
+    if election.law is not None:
+        return _law_result(election)
     ids = election.party_ids
     votes = np.array([election.result.votes[p] for p in ids], np.float64)
     rules = election.rules
@@ -200,5 +209,41 @@ def allocate_result(election: Election) -> list[AllocationRow]:
             takes_part=takes_part[i],
             seats=int(seats[i]),
         )
+        for i, p in enumerate(election.parties)
+    ]
+
+
+def _law_result(election: Election) -> list[AllocationRow]:
+    """:func:`allocate_result` under a law of tiers: the compiled kernel's seats, split by tier
+    by the exact reference (which must agree with it: a disagreement is a bug, said as one)."""
+    from .plan import law_seats, result_arrays
+    from .tiers_reference import allocate_law_reference
+
+    law = election.law
+    votes, rest = result_arrays(election)
+    seats = law_seats(election)
+    dseats = [d.seats for d in election.districts] or [election.rules.seats]
+    trace: dict = {}
+    exact = allocate_law_reference(law, election.rules.seats, dseats, votes.tolist(), rest.tolist(),
+                                   trace)
+    if exact != seats.tolist():
+        raise RuntimeError(f"{election.path}: the compiled law kernel and its reference disagree on "
+                           "the result (a bug: please report the config)")
+    national = votes.sum(axis=0)
+    base = float(national.sum() + rest.sum())
+    tiers = [t for t in ("bonus", "district", "remainder", "levelling") if t in trace]
+    names = {"bonus": law.bonus.name if law.bonus else "",
+             "district": "district" if election.districts else "proportional",
+             "remainder": law.remainder.name if law.remainder else "",
+             "levelling": law.levelling.name if law.levelling else ""}
+    total = seats.sum(axis=0)
+    # qualified: for the levelling seats where the law has them (the district tier may have none)
+    qualified = trace.get("levelling_qualified") or trace["qualified"]
+    return [
+        AllocationRow(
+            id=p.id, name=p.name, votes=float(national[i]), share=100.0 * float(national[i]) / base,
+            minority=False, qualified=bool(qualified[i]),
+            takes_part=bool(qualified[i] or total[i] > 0), seats=int(total[i]),
+            by_tier=tuple((names[t], int(trace[t][i])) for t in tiers))
         for i, p in enumerate(election.parties)
     ]

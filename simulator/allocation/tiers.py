@@ -1,0 +1,543 @@
+"""Compiled tier laws: one election (districts x lists of votes) at a time through the plan of
+:mod:`simulator.laws`, in the order bonus -> district tier -> remainder -> levelling.
+
+The record (:class:`LawStage`, built by :mod:`simulator.allocation.plan`) holds each method as a
+row of ``methods``: ``[quota code, d(0), a, b]`` with the divisors scaled to whole numbers (a first
+divisor p/q gives d(0) = p, d(k) = q * (a + b*k)), so quotients are compared exactly by
+cross-multiplication (:func:`_beats`, with Dekker's product error on equal rounded products).
+Largest-remainder methods form their quota as ``V / k`` (Hare k = S, Hagenbach-Bischoff S + 1,
+Imperiali S + 2; Droop an integer quota over k = 1) and find whole quotas exactly
+(:func:`~simulator.allocation.kernels.product_ge`); remainders and the relative quotients that
+place levelling seats are compared as floats, each formed with one rounding from exact products
+of whole vote counts, so they are exact for vote counts below about 2**53 / seats.
+
+The slow twin is :func:`simulator.allocation.tiers_reference.allocate_law_reference`; ties follow
+its rules.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import namedtuple
+
+import numba as nb
+import numpy as np
+
+from .kernels import _product_error, product_ge
+
+LawStage = namedtuple("LawStage", (
+    "active",  # bool: the election's seats go through this plan
+    "house",  # int64: the seats of the house
+    "dseats",  # (districts,) int64: each district's fixed seats (one district: a national law)
+    "thresholds",  # (lists,) percent of the national valid votes: the district tier's
+    "route",  # percent of a district's valid votes that lets a list take part there; < 0: none
+    "methods",  # (4, 4): the district tier's, the remainder tier's, the levelling placement's,
+    # and (assign by regions) the placement's within a region
+    "remainder",  # bool: whole quotas in districts, the rest by a national second scrutiny
+    "levelling",  # bool
+    "lev_method",  # (4,): the levelling entitlement's method
+    "lev_thresholds",  # (lists,) percent
+    "lev_seats_route",  # int64: or this many district seats won (0: no such route)
+    "lev_regions_route",  # int64: or in this many regions votes >= the region's votes per seat
+    "regions",  # (districts,) int64 region index
+    "n_regions",  # int64
+    "assign",  # int64: ASSIGN_QUOTIENT or ASSIGN_RELATIVE
+    "caps",  # (districts,) int64 levelling seats per district (relative quotient)
+    "region_caps",  # (regions,) int64 levelling seats per region (assign by regions)
+    "bonus",  # bool
+    "bonus_shares",  # (k,) percent, increasing
+    "bonus_seats",  # (k,) int64
+    "scale",  # float: simulated shares are multiplied by this (vote counts for a Droop quota)
+))
+ASSIGN_QUOTIENT = 0
+ASSIGN_RELATIVE = 1
+ASSIGN_REGIONS = 2
+_FAST = dict(cache=True, error_model="numpy")
+
+
+@nb.njit(cache=True, inline="always")
+def _div(m, k):
+    """The scaled divisor of a list holding k seats under method row m."""
+    if k == 0:
+        return m[1]
+    return m[2] + m[3] * k
+
+
+@nb.njit(cache=True, inline="always")
+def _beats(w1, d1, v1, i1, w2, d2, v2, i2):
+    """w1/d1 ranks above w2/d2, exactly; ties to more votes, then to the earlier index."""
+    p = w1 * d2
+    q = w2 * d1
+    if p != q:
+        return p > q
+    e1 = _product_error(w1, d2, p)
+    e2 = _product_error(w2, d1, q)
+    if e1 != e2:
+        return e1 > e2
+    if v1 != v2:
+        return v1 > v2
+    return i1 < i2
+
+
+@nb.njit(**_FAST)
+def divisor_seats(m, w, takes, seats, out):
+    """Divisor method: an estimate, then corrections until the held quotients are the top
+    ``seats`` (add the best next, drop the worst held, swap while an unheld one beats a held one)."""
+    n = w.shape[0]
+    total = 0.0
+    for i in range(n):
+        out[i] = 0
+        if takes[i]:
+            total += w[i]
+    if total <= 0.0 or seats <= 0:
+        return
+    held = 0
+    scale = m[2] / m[3]  # unscaled a / b: x seats' worth gives about (x - a/b) + 1 seats... roughly
+    for i in range(n):
+        if takes[i]:
+            x = w[i] * seats / total
+            s = int(x - 0.5 * scale + 0.5) if x > 0.5 * scale else 0
+            if s < 0:
+                s = 0
+            out[i] = s
+            held += s
+    while True:
+        best = -1
+        for i in range(n):
+            if takes[i] and (best < 0 or _beats(w[i], _div(m, out[i]), w[i], i,
+                                                w[best], _div(m, out[best]), w[best], best)):
+                best = i
+        worst = -1
+        for i in range(n):
+            if takes[i] and out[i] > 0 and (worst < 0 or _beats(
+                    w[worst], _div(m, out[worst] - 1), w[worst], worst,
+                    w[i], _div(m, out[i] - 1), w[i], i)):
+                worst = i
+        if held < seats:
+            out[best] += 1
+            held += 1
+        elif held > seats:
+            out[worst] -= 1
+            held -= 1
+        elif worst >= 0 and best != worst and _beats(
+                w[best], _div(m, out[best]), w[best], best,
+                w[worst], _div(m, out[worst] - 1), w[worst], worst):
+            out[best] += 1
+            out[worst] -= 1
+        else:
+            return
+
+
+@nb.njit(**_FAST)
+def quota_whole(m, w, takes, seats, out, rem):
+    """Whole quotas (cut back smallest remainder first when they exceed ``seats``); ``rem``: the
+    remainders in votes. Returns the quota's denominator k (remainders compare as rem)."""
+    n = w.shape[0]
+    total = 0.0
+    for i in range(n):
+        out[i] = 0
+        rem[i] = 0.0
+        if takes[i]:
+            total += w[i]
+    if total <= 0.0 or seats <= 0:
+        return
+    code = int(m[0])
+    if code == 2:  # Droop: floor(V / (S + 1)) + 1 votes
+        qf = math.floor(total / (seats + 1))
+        while qf * (seats + 1) > total:
+            qf -= 1.0
+        while (qf + 1.0) * (seats + 1) <= total:
+            qf += 1.0
+        num = qf + 1.0
+        k = 1.0
+    else:
+        num = total
+        k = float(seats + (code == 3) + 2 * (code == 4))
+        if m[1] == 1.0:  # rounded to whole votes, halves up: the largest q with (2q-1)k <= 2V
+            q = math.floor(total / k + 0.5)
+            while q > 1.0 and (2.0 * q - 1.0) * k > 2.0 * total:
+                q -= 1.0
+            while (2.0 * q + 1.0) * k <= 2.0 * total:
+                q += 1.0
+            num = max(q, 1.0)
+            k = 1.0
+    held = 0
+    for i in range(n):
+        if takes[i]:
+            f = math.floor(w[i] * k / num)
+            while f > 0 and not product_ge(w[i], k, f, num):
+                f -= 1.0
+            while product_ge(w[i], k, f + 1.0, num):
+                f += 1.0
+            out[i] = int(f)
+            held += int(f)
+            p1 = w[i] * k
+            p2 = f * num
+            rem[i] = ((p1 - p2) + (_product_error(w[i], k, p1) - _product_error(f, num, p2))) / k
+    cut = 0
+    while held > seats:  # smallest-remainder-loses, each list once
+        loser = -1
+        for i in range(n):
+            if takes[i] and out[i] > 0 and rem[i] >= 0.0:
+                if loser < 0 or rem[i] < rem[loser] or (rem[i] == rem[loser] and (
+                        w[i] < w[loser] or (w[i] == w[loser] and i > loser))):
+                    loser = i
+        out[loser] -= 1
+        rem[loser] = -1.0 - rem[loser]  # marked as cut (restored below)
+        held -= 1
+        cut += 1
+    if cut:  # a list that lost a seat carries its remainder and that seat's quota
+        for i in range(n):
+            if rem[i] < 0.0:
+                rem[i] = -1.0 - rem[i] + num / k
+
+
+@nb.njit(**_FAST)
+def quota_seats(m, w, takes, seats, out, rem, used):
+    """Largest remainder: whole quotas, then one seat each to the largest remainders (rounds)."""
+    n = w.shape[0]
+    quota_whole(m, w, takes, seats, out, rem)
+    held = 0
+    any_votes = False
+    for i in range(n):
+        held += out[i]
+        any_votes |= takes[i] and w[i] > 0.0
+    if not any_votes:
+        return
+    while held < seats:
+        for i in range(n):
+            used[i] = False
+        for _ in range(n):
+            if held >= seats:
+                break
+            best = -1
+            for i in range(n):
+                if takes[i] and not used[i] and (best < 0 or rem[i] > rem[best] or (
+                        rem[i] == rem[best] and (w[i] > w[best] or (w[i] == w[best] and i < best)))):
+                    best = i
+            if best < 0:
+                break
+            used[best] = True
+            out[best] += 1
+            held += 1
+
+
+@nb.njit(**_FAST)
+def method_seats(m, w, takes, seats, out, rem, used):
+    if m[0] == 0:
+        divisor_seats(m, w, takes, seats, out)
+    else:
+        quota_seats(m, w, takes, seats, out, rem, used)
+
+
+@nb.njit(cache=True)
+def law_scratch(p, lists):
+    """Scratch of :func:`allocate_law_block` and :func:`allocate_law_national` (once per chunk):
+    the row kernel's, and one election's votes, rest and seats."""
+    D = max(p.dseats.shape[0], 1)
+    n = lists
+    work = (np.zeros(n), np.zeros(n, np.bool_), np.zeros(n, np.int64), np.zeros(n),
+            np.zeros(n, np.bool_), np.zeros((D, n)), np.zeros(D), np.zeros(n, np.int64),
+            np.zeros(n, np.int64), np.zeros((D, n), np.bool_), np.zeros(D, np.int64),
+            np.zeros(D), np.zeros(n, np.bool_))
+    return work, np.zeros((D, n)), np.zeros(D), np.zeros((D, n), np.int64)
+
+
+@nb.njit(**_FAST)
+def allocate_law_block(dsrc, drest, nr, p, scratch, dseats):
+    """The first nr elections of a block of district votes (districts x lists x runs) and rests
+    (districts x runs) through the plan: seats into ``dseats`` (districts x lists x runs)."""
+    work, V, R, S = scratch
+    D, n = V.shape
+    for r in range(nr):
+        for d in range(D):
+            R[d] = drest[d, r] * p.scale
+            for i in range(n):
+                V[d, i] = dsrc[d, i, r] * p.scale
+        allocate_law_row(V, R, p, work, S)
+        for d in range(D):
+            for i in range(n):
+                dseats[d, i, r] = S[d, i]
+
+
+@nb.njit(**_FAST)
+def allocate_law_national(src, nr, base, p, scratch, sb):
+    """The first nr elections of a block of national shares (lists x runs, threshold base
+    ``base``) through a national plan (one district): seats into ``sb`` (lists x runs)."""
+    work, V, R, S = scratch
+    n = V.shape[1]
+    for r in range(nr):
+        t = 0.0
+        for i in range(n):
+            V[0, i] = src[i, r] * p.scale
+            t += src[i, r]
+        R[0] = max(base - t, 0.0) * p.scale
+        allocate_law_row(V, R, p, work, S)
+        for i in range(n):
+            sb[i, r] = S[0, i]
+
+
+def law_work(districts: int, lists: int) -> tuple:
+    """Scratch of :func:`allocate_law_row`."""
+    return (np.zeros(lists), np.zeros(lists, np.bool_), np.zeros(lists, np.int64),
+            np.zeros(lists), np.zeros(lists, np.bool_), np.zeros((districts, lists)),
+            np.zeros(districts), np.zeros(lists, np.int64), np.zeros(lists, np.int64),
+            np.zeros((districts, lists), np.bool_), np.zeros(districts, np.int64),
+            np.zeros(districts), np.zeros(lists, np.bool_))
+
+
+@nb.njit(**_FAST)
+def allocate_law_row(V, R, p, work, seats):
+    """Seats (districts x lists, int64, into ``seats``) of one election: votes ``V`` (districts x
+    lists), ``R`` each district's valid votes that win nothing, by the plan ``p``."""
+    nat, qual, row_out, rem_row, takes, rems, dvotes, won, extra, used2, unfilled, dtmp, used = work
+    D, n = V.shape
+    base = 0.0
+    for i in range(n):
+        s = 0.0
+        for d in range(D):
+            s += V[d, i]
+        nat[i] = s
+        base += s
+    for d in range(D):
+        base += R[d]
+        t = R[d]
+        for i in range(n):
+            t += V[d, i]
+        dvotes[d] = t
+    first = -1
+    bonus = 0
+    if p.bonus:
+        first = 0
+        for i in range(1, n):
+            if nat[i] > nat[first]:
+                first = i
+        if nat[first] > 0.0:
+            for k in range(p.bonus_shares.shape[0]):
+                if product_ge(nat[first], 100.0, p.bonus_shares[k], base):
+                    bonus = p.bonus_seats[k]
+    # the district tier
+    anyq = False
+    for i in range(n):
+        qual[i] = nat[i] > 0.0 and product_ge(nat[i], 100.0, p.thresholds[i], base)
+        anyq |= qual[i]
+    if not anyq:
+        for i in range(n):
+            qual[i] = nat[i] > 0.0
+    m0 = p.methods[0]
+    for d in range(D):
+        for i in range(n):
+            takes[i] = V[d, i] > 0.0 and (qual[i] or (p.route >= 0.0 and product_ge(
+                V[d, i], 100.0, p.route, dvotes[d])))
+        sd = p.dseats[d] - (bonus if d == 0 else 0)
+        if p.remainder:
+            quota_whole(m0, V[d], takes, sd, row_out, rem_row)
+            for i in range(n):
+                rems[d, i] = rem_row[i]
+        else:
+            method_seats(m0, V[d], takes, sd, row_out, rem_row, used)
+        for i in range(n):
+            seats[d, i] = row_out[i]
+    if p.remainder:
+        _second_scrutiny(V, p, seats, rems, qual, work)
+    if p.levelling:
+        _levelling(V, R, p, seats, nat, base, dvotes, work)
+    if p.bonus and bonus > 0:
+        seats[0, first] += bonus
+
+
+@nb.njit(**_FAST)
+def _second_scrutiny(V, p, seats, rems, qual, work):
+    nat, _, row_out, rem_row, takes, _, _, _, extra, used2, unfilled, _, used = work
+    D, n = V.shape
+    left = 0
+    for d in range(D):
+        u = p.dseats[d]
+        for i in range(n):
+            u -= seats[d, i]
+        unfilled[d] = u
+        left += u
+    if left <= 0:
+        return
+    anyt = False
+    for i in range(n):
+        s = 0.0
+        if qual[i]:
+            for d in range(D):
+                s += rems[d, i]
+        nat[i] = s  # nat now holds the national remainders
+        takes[i] = qual[i] and s > 0.0
+        anyt |= takes[i]
+    if not anyt:
+        for i in range(n):
+            takes[i] = nat[i] > 0.0
+    method_seats(p.methods[1], nat, takes, left, row_out, rem_row, used)
+    for i in range(n):
+        extra[i] = row_out[i]
+    for i in range(n):  # to the districts of its largest remainders, one each (rounds)
+        for d in range(D):
+            used2[d, i] = False
+        for k in range(extra[i]):
+            if k % D == 0:
+                for d in range(D):
+                    used2[d, i] = False
+            bd = -1
+            for d in range(D):
+                if not used2[d, i] and (bd < 0 or rems[d, i] > rems[bd, i] or (
+                        rems[d, i] == rems[bd, i] and (V[d, i] > V[bd, i] or (
+                            V[d, i] == V[bd, i] and d < bd)))):
+                    bd = d
+            seats[bd, i] += 1
+            used2[bd, i] = True
+
+
+@nb.njit(**_FAST)
+def _levelling(V, R, p, seats, nat, base, dvotes, work):
+    _, qual, row_out, rem_row, active, _, _, won, extra, _, _, dtmp, used = work
+    D, n = V.shape
+    for i in range(n):
+        s = 0
+        for d in range(D):
+            s += seats[d, i]
+        won[i] = s
+        q = nat[i] > 0.0 and product_ge(nat[i], 100.0, p.lev_thresholds[i], base)
+        if p.lev_seats_route > 0 and s >= p.lev_seats_route:
+            q = True
+        qual[i] = q
+    if p.lev_regions_route > 0:
+        for i in range(n):
+            if qual[i] or nat[i] <= 0.0:
+                continue
+            hits = 0
+            for r in range(p.n_regions):
+                rv = 0.0
+                rt = 0.0
+                rs = 0
+                for d in range(D):
+                    if p.regions[d] == r:
+                        rv += V[d, i]
+                        rt += dvotes[d]
+                        for j in range(n):
+                            rs += seats[d, j]
+                if rs > 0 and rv > 0.0 and product_ge(rv, float(rs), rt, 1.0):
+                    hits += 1
+            qual[i] = hits >= p.lev_regions_route
+    avail = p.house
+    for i in range(n):
+        active[i] = qual[i]
+        if not qual[i]:
+            avail -= won[i]
+    while True:
+        method_seats(p.lev_method, nat, active, avail, row_out, rem_row, used)
+        over = False
+        for i in range(n):
+            if active[i] and won[i] > row_out[i]:
+                over = True
+        if not over:
+            break
+        for i in range(n):
+            if active[i] and won[i] > row_out[i]:
+                active[i] = False
+                avail -= won[i]
+    total = 0
+    for i in range(n):
+        extra[i] = row_out[i] - won[i] if active[i] else 0
+        total += extra[i]
+    m = p.methods[2]
+    if p.assign == ASSIGN_REGIONS:
+        _assign_regions(V, p, seats, extra, total)
+        return
+    if p.assign == ASSIGN_QUOTIENT:
+        for i in range(n):
+            for _ in range(extra[i]):
+                bd = 0
+                for d in range(1, D):
+                    if _beats(V[d, i], _div(m, seats[d, i]), 0.0, d,
+                              V[bd, i], _div(m, seats[bd, i]), 0.0, bd):
+                        bd = d
+                seats[bd, i] += 1
+        return
+    for d in range(D):  # relative quotient: the districts' levelling seats left
+        dtmp[d] = p.caps[d]
+    for _ in range(total):
+        bd = -1
+        bi = -1
+        bk = 0.0
+        for d in range(D):
+            if dtmp[d] <= 0 or dvotes[d] <= 0.0:
+                continue
+            for i in range(n):
+                if extra[i] <= 0:
+                    continue
+                key = (V[d, i] * p.dseats[d]) / (_div(m, seats[d, i]) / m[1] * dvotes[d])
+                if bd < 0 or key > bk or (key == bk and (V[d, i] > V[bd, bi] or (
+                        V[d, i] == V[bd, bi] and (i < bi or (i == bi and d < bd))))):
+                    bd, bi, bk = d, i, key
+        if bd < 0:
+            return
+        seats[bd, bi] += 1
+        dtmp[bd] -= 1
+        extra[bi] -= 1
+
+
+@nb.njit(**_FAST)
+def _assign_regions(V, p, seats, extra, total):
+    """Levelling seats to regions by one ranking of (region, list) quotients, then within each
+    region to its districts (see the reference's ``_assign_regions``)."""
+    D, n = V.shape
+    k = p.n_regions
+    rv = np.zeros((k, n))
+    held = np.zeros((k, n), np.int64)
+    got = np.zeros((k, n), np.int64)
+    caps = p.region_caps.copy()
+    for d in range(D):
+        r = p.regions[d]
+        for i in range(n):
+            rv[r, i] += V[d, i]
+            held[r, i] += seats[d, i]
+    m = p.methods[2]
+    for _ in range(total):
+        br = -1
+        bi = -1
+        for r in range(k):
+            if caps[r] <= 0:
+                continue
+            for i in range(n):
+                if extra[i] <= 0 or rv[r, i] <= 0.0:
+                    continue
+                if br < 0:
+                    br, bi = r, i
+                    continue
+                wa, da = rv[r, i], _div(m, held[r, i])
+                wb, db = rv[br, bi], _div(m, held[br, bi])
+                pa = wa * db
+                pb = wb * da
+                if pa == pb:
+                    ea = _product_error(wa, db, pa)
+                    eb = _product_error(wb, da, pb)
+                    if ea != eb:
+                        better = ea > eb
+                    else:
+                        better = wa > wb or (wa == wb and (i < bi or (i == bi and r < br)))
+                else:
+                    better = pa > pb
+                if better:
+                    br, bi = r, i
+        if br < 0:
+            return
+        got[br, bi] += 1
+        held[br, bi] += 1
+        caps[br] -= 1
+        extra[bi] -= 1
+    dm = p.methods[3]
+    for r in range(k):
+        for i in range(n):
+            for _ in range(got[r, i]):
+                bd = -1
+                for d in range(D):
+                    if p.regions[d] != r:
+                        continue
+                    if bd < 0 or _beats(V[d, i], _div(dm, seats[d, i]), 0.0, d,
+                                        V[bd, i], _div(dm, seats[bd, i]), 0.0, bd):
+                        bd = d
+                seats[bd, i] += 1
