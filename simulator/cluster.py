@@ -118,7 +118,7 @@ class Cluster:
             from .engine import warm
 
             # the workers share this machine's cache: compile once, here
-            warm(lambda what: say(f"compiling {what}"))
+            warm((lambda what: say(f"compiling {what}")) if say is not None else None)
             self._local = distributed.LocalCluster(
                 n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0",
                 silence_logs=logging.ERROR)

@@ -187,6 +187,16 @@ def check_finite(path: str, *records) -> None:
                                  "config: a bound on some value is missing)")
 
 
+def passing_thresholds(election: Election, default: np.ndarray) -> np.ndarray:
+    """The thresholds whose passing the tallies count (P(threshold)), per list: a law's levelling
+    threshold where it has one (the seats that make a result proportional), else its district
+    tier's (alliance thresholds included), else the one-tier rules'."""
+    law = election.law
+    if law is None:
+        return default
+    return np.array(law.levelling.thresholds if law.levelling else law.thresholds, np.float64)
+
+
 def threshold_base(election: Election) -> float:
     """The threshold base of a simulated election whose list shares of valid votes sum to 1:
     1 for a threshold on valid votes, 1 / (1 - invalid share) for one on ballots cast."""
@@ -211,8 +221,8 @@ class Engine:
         self.base = threshold_base(election)
         self.votes = self.vote_model.stage()
         self.seats = self.rules.stage(self.base)
-        self.spec = TallySpec(thresholds=self.rules.thresholds, base=self.base,
-                              coalition_members=members)
+        self.spec = TallySpec(thresholds=passing_thresholds(election, self.rules.thresholds),
+                              base=self.base, coalition_members=members)
         self.districts = (district_votes_record(election), district_rules(election))
         self.law = law_stage(election)
         kr = self.rules

@@ -363,6 +363,9 @@ def parse_law(c, data: dict, el: dict, rules, parties, districts, district_rows)
                     if k2 in row:
                         _fail(path, f"{key}.{k2}", 'needs assign = "regions"', row[k2])
             found[kind] = Levelling(name, seats, m, lthr, qseats, qreg, assign, am, rseats, dm)
+    if "remainder" in found and "levelling" in found:
+        _fail(path, "tier.kind", "a law with both a remainder tier and a levelling tier is not "
+              "supported yet", "remainder")
     if any(caps) and not (found.get("levelling") and found["levelling"].assign == "relative-quotient"):
         _fail(path, "district.levelling", 'district levelling seats need a levelling tier with '
               'assign = "relative-quotient"', sum(caps))

@@ -174,22 +174,22 @@ def quota_whole(m, w, takes, seats, out, rem):
             p1 = w[i] * k
             p2 = f * num
             rem[i] = ((p1 - p2) + (_product_error(w[i], k, p1) - _product_error(f, num, p2))) / k
-    cut = 0
-    while held > seats:  # smallest-remainder-loses, each list once
-        loser = -1
-        for i in range(n):
-            if takes[i] and out[i] > 0 and rem[i] >= 0.0:
-                if loser < 0 or rem[i] < rem[loser] or (rem[i] == rem[loser] and (
-                        w[i] < w[loser] or (w[i] == w[loser] and i > loser))):
-                    loser = i
-        out[loser] -= 1
-        rem[loser] = -1.0 - rem[loser]  # marked as cut (restored below)
-        held -= 1
-        cut += 1
-    if cut:  # a list that lost a seat carries its remainder and that seat's quota
-        for i in range(n):
-            if rem[i] < 0.0:
-                rem[i] = -1.0 - rem[i] + num / k
+    if held > seats:  # smallest-remainder-loses, once per list and round
+        cut = np.zeros(n, np.bool_)
+        while held > seats:
+            loser = -1
+            for i in range(n):
+                if takes[i] and out[i] > 0 and not cut[i]:
+                    if loser < 0 or rem[i] < rem[loser] or (rem[i] == rem[loser] and (
+                            w[i] < w[loser] or (w[i] == w[loser] and i > loser))):
+                        loser = i
+            if loser < 0:  # every holder lost one: another round
+                cut[:] = False
+                continue
+            out[loser] -= 1
+            rem[loser] += num / k  # its remainder grows by the quota it no longer fills
+            cut[loser] = True
+            held -= 1
 
 
 @nb.njit(**_FAST)
@@ -326,9 +326,14 @@ def allocate_law_row(V, R, p, work, seats):
             qual[i] = nat[i] > 0.0
     m0 = p.methods[0]
     for d in range(D):
+        here = False
         for i in range(n):
             takes[i] = V[d, i] > 0.0 and (qual[i] or (p.route >= 0.0 and product_ge(
                 V[d, i], 100.0, p.route, dvotes[d])))
+            here |= takes[i]
+        if not here:  # nobody qualified has votes here: every list with votes takes part
+            for i in range(n):
+                takes[i] = V[d, i] > 0.0
         sd = p.dseats[d] - (bonus if d == 0 else 0)
         if p.remainder:
             quota_whole(m0, V[d], takes, sd, row_out, rem_row)
@@ -368,9 +373,14 @@ def _second_scrutiny(V, p, seats, rems, qual, work):
         nat[i] = s  # nat now holds the national remainders
         takes[i] = qual[i] and s > 0.0
         anyt |= takes[i]
-    if not anyt:
+    if not anyt:  # no remainder anywhere: by the qualified lists' votes
         for i in range(n):
-            takes[i] = nat[i] > 0.0
+            s = 0.0
+            if qual[i]:
+                for d in range(D):
+                    s += V[d, i]
+            nat[i] = s
+            takes[i] = s > 0.0
     method_seats(p.methods[1], nat, takes, left, row_out, rem_row, used)
     for i in range(n):
         extra[i] = row_out[i]
@@ -422,6 +432,12 @@ def _levelling(V, R, p, seats, nat, base, dvotes, work):
                 if rs > 0 and rv > 0.0 and product_ge(rv, float(rs), rt, 1.0):
                     hits += 1
             qual[i] = hits >= p.lev_regions_route
+    anyq = False
+    for i in range(n):
+        anyq |= qual[i]
+    if not anyq:  # nobody qualified: every list with votes takes part
+        for i in range(n):
+            qual[i] = nat[i] > 0.0
     avail = p.house
     for i in range(n):
         active[i] = qual[i]

@@ -4,6 +4,9 @@ Every number is a :class:`fractions.Fraction`; divisor methods hand out seats on
 highest quotient; quotas are formed and compared exactly. The oracle of the compiled
 :mod:`simulator.allocation.tiers`, which walks the same plan and must give the same seats.
 
+Seats never vanish: a district where no list that takes part has votes allocates among every list
+with votes there, and when no list qualifies for levelling seats every list with votes does.
+
 Ties, everywhere: a tie on a quotient, a remainder or a relative quotient goes to the list with
 more votes (in the unit compared: national votes for national tiers, district votes in a
 district), then to the list first in the config, then to the district first in the config. A
@@ -59,13 +62,15 @@ def quota_whole(method: Method, votes: list[Fraction], takes: list[bool], seats:
             out[i] = math.floor(votes[i] / q)
             rem[i] = votes[i] - out[i] * q
     cut = set()
-    while sum(out) > seats:  # smallest-remainder-loses; the loser's remainder grows by a quota
-        loser = min((i for i in range(n) if takes[i] and out[i] > 0 and i not in cut),
-                    key=lambda i: (rem[i], votes[i], -i))
+    while sum(out) > seats:  # smallest-remainder-loses, once per list and round; the loser's
+        cands = [i for i in range(n) if takes[i] and out[i] > 0 and i not in cut]
+        if not cands:  # every holder lost one: another round
+            cut.clear()
+            continue
+        loser = min(cands, key=lambda i: (rem[i], votes[i], -i))
         out[loser] -= 1
+        rem[loser] += q  # remainder grows by the quota it no longer fills
         cut.add(loser)
-    for i in cut:
-        rem[i] += q
     return out, rem
 
 
@@ -131,6 +136,8 @@ def allocate_law_reference(law: Law, house: int, district_seats: list[int], vote
         takes = [V[d][i] > 0 and (qualified[i] or (law.district_route is not None and
                                                    V[d][i] * 100 >= Fraction(law.district_route) * dbase))
                  for i in range(n)]
+        if not any(takes):  # nobody qualified has votes here: every list with votes takes part
+            takes = [x > 0 for x in V[d]]
         if law.remainder is not None:
             s, r = quota_whole(law.method, V[d], takes, dseats[d], law.quota_excess)
         else:
@@ -174,7 +181,9 @@ def _second_scrutiny(law, seats, rems, dseats, qualified, V):
     national_rem = [sum(rems[d][i] for d in range(D)) if qualified[i] else Fraction(0)
                     for i in range(n)]
     takes = [qualified[i] and national_rem[i] > 0 for i in range(n)]
-    if not any(takes):
+    if not any(takes):  # no remainder anywhere: by the qualified lists' votes
+        national_rem = [sum(V[d][i] for d in range(D)) if qualified[i] else Fraction(0)
+                        for i in range(n)]
         takes = [x > 0 for x in national_rem]
     second = quota_seats(law.remainder.method, national_rem, takes, left, law.quota_excess)
     for i in range(n):
@@ -199,6 +208,8 @@ def levelling_qualified(law, seats, V, R, nat, base) -> list[bool]:
         for i in range(n):
             hits = sum(1 for r in range(k) if rs[r] > 0 and rv[r][i] > 0 and rv[r][i] * rs[r] >= rt[r])
             q[i] = q[i] or hits >= lev.qualify_regions
+    if not any(q):  # nobody qualified: every list with votes takes part
+        q = [x > 0 for x in nat]
     return q
 
 
