@@ -310,6 +310,45 @@ def bench_pipeline(election, runs: int = 2_000_000, numpy_runs: int = 100_000, r
     return out
 
 
+def one_tier(election):
+    """The election with its law of tiers replaced by the one-tier kernels' D'Hondt over the same
+    districts' fixed seats (no levelling, bonus or second scrutiny): the same draws, allocated by
+    the fastest path there is, for :func:`bench_laws` to say what the law's tiers cost."""
+    import dataclasses
+
+    seats = sum(d.seats for d in election.districts) or election.rules.seats
+    rules = dataclasses.replace(election.rules, method="dhondt", seats=seats,
+                                majority=seats // 2 + 1, threshold=0.0)
+    return dataclasses.replace(election, law=None, rules=rules)
+
+
+def bench_laws(elections, runs: int = 2_000_000, rounds: int = 3, threads: int | None = None) -> dict:
+    """Simulated elections per second of elections with laws of tiers, and of the same draws
+    through the one-tier kernel (:func:`one_tier`), timed in alternating rounds; medians and the
+    median ratio round by round (how close a law comes to what the draws alone cost)."""
+    threads = use_threads(threads)
+    out = {"threads": threads, "runs_timed": runs, "rounds": rounds, "elections": {}}
+    for election in elections:
+        pair = {"law": election, "one-tier": one_tier(election)}
+        for e in pair.values():
+            simulate(e, runs=10_000, seed=0, threads=threads)
+        seconds = {k: [] for k in pair}
+        for _ in range(rounds):
+            for k, e in pair.items():
+                seconds[k] += _time(lambda e=e: simulate(e, runs=runs, seed=1, threads=threads), 1)
+        out["elections"][election.name] = {
+            "tiers": election.law.tiers if election.law else ["district"],
+            "districts": len(election.districts),
+            "seats": election.rules.seats,
+            "lists": len(election.parties),
+            "runs_per_s": statistics.median(runs / t for t in seconds["law"]),
+            "one_tier_runs_per_s": statistics.median(runs / t for t in seconds["one-tier"]),
+            "ratio_to_one_tier": statistics.median(
+                a / b for a, b in zip(seconds["law"], seconds["one-tier"])),
+        }
+    return out
+
+
 def error_model_variants(election) -> dict:
     """The election under three vote models, for :func:`bench_error_model`: as configured (the
     calibrated default: every layer), ``polling_error = 0`` (sampling error only, the lists no

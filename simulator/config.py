@@ -460,6 +460,9 @@ def parse_config(data: dict[str, Any], path: str | Path = "<config>",
     coalitions = section("coalition", lambda: _parse_coalitions(c, data, ids), [])
     warnings = _likely_mistakes(path, rules, parties, model, data, polls) + ignored
     scenarios = section("scenario", lambda: _parse_scenarios(c, data), [])
+    if scenarios and law is not None:
+        c.fail("scenario", "[[scenario]] variants of a law of [[tier]] tables (or of its methods) "
+               "are not supported yet", len(scenarios))
     return Election(
         path=str(path),
         name=name,

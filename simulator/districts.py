@@ -256,12 +256,12 @@ def district_seats_block(st, src, sb, nr, dv, ds, scratch):
 
 
 @nb.njit(cache=True, error_model="numpy")
-def district_law_block(st, src, sb, nr, dv, law, scratch, lscratch):
+def district_law_block(st, src, sb, nr, dv, ds, law, scratch, lscratch):
     """:func:`district_seats_block` with a law of tiers (:mod:`simulator.allocation.tiers`) in
-    place of the district kernel. Returns the state."""
-    dsrc, drest, dseats, shares_scratch, _ = scratch
+    place of the district kernel (which may run its district tier: ``ds``). Returns the state."""
+    dsrc, drest, dseats, shares_scratch, dw = scratch
     st = district_shares(st, src, nr, dv, dsrc, drest, shares_scratch)
-    allocate_law_block(dsrc, drest, nr, law, lscratch, dseats)
+    allocate_law_block(dsrc, drest, nr, law, lscratch, dseats, ds, dw)
     sum_districts(dseats, nr, sb)
     sum_districts(dsrc, nr, src)
     return st

@@ -79,7 +79,7 @@ def _simulate_chunk(words, runs, votes, seats, dv, ds, law, aspec, spec, t, reco
         st = draw_shares(st, votes, scratch, nr, src)
         if law.active:
             if dv.active:
-                st = district_law_block(st, src, sb, nr, dv, law, dscratch, lscratch)
+                st = district_law_block(st, src, sb, nr, dv, ds, law, dscratch, lscratch)
                 tally_districts(dscratch[2], nr, t)
             else:
                 allocate_law_national(src, nr, seats.base, law, lscratch, sb)

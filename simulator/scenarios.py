@@ -524,6 +524,9 @@ def sweep(election: Election, extra: list[Scenario] = (), runs: int | None = Non
     runs = election.simulation.runs if runs is None else runs
     seed = election.simulation.seed if seed is None else seed
     check_options(runs, seed, threads)
+    if election.law is not None:
+        raise InputError(f"{election.path}: sweep: variants of a law of [[tier]] tables (or of its "
+                         "methods) are not supported yet; simulate each law as its own config")
     seed = fresh_seed() if seed is None else seed
     variants = variants_of(election, list(extra))
     var = variants_record(variants, election)

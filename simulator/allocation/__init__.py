@@ -119,6 +119,14 @@ def district_rules(election: Election) -> DistrictStage:
     threshold (a list's own, else its district's, else the election's) and the seats."""
     rules = election.rules
     kr = kernel_rules(rules, election.parties)
+    if election.law is not None and election.districts:  # the law's district tier, if they can
+        from .plan import one_tier_code
+
+        code = one_tier_code(election.law)
+        if code >= 0:
+            thresholds = np.array([election.law.thresholds], np.float64)
+            return district_stage([d.seats for d in election.districts], code, thresholds, True,
+                                  kr.minority, False, 1.0, 1.0)
     if not election.districts:  # an empty record, so that every election compiles alike
         return district_stage(np.zeros(0, np.int64), kr.method, np.zeros((0, kr.thresholds.size)),
                               True, kr.minority, kr.exempt, kr.cnum, kr.cden)

@@ -35,6 +35,25 @@ def method_row(method: Method) -> np.ndarray:
     return np.array([0.0, float(f.numerator), float(q * a), float(q * b)])
 
 
+def one_tier_code(law: Law) -> int:
+    """The one-tier kernels' method code of the law's district tier when they can allocate it
+    exactly as the tier kernel would (a divisor method they know, no district route, no second
+    scrutiny): the engine then runs that tier on them, vectorised across elections; else -1."""
+    from .kernels import METHOD_CODES
+
+    m = law.method
+    if law.district_route is not None or law.remainder is not None or law.bonus is not None:
+        return -1
+    if m.name == "dhondt" and m.first_divisor == 1:
+        return METHOD_CODES["dhondt"]
+    if m.name in ("sainte-lague", "modified-sainte-lague"):
+        if m.first_divisor == 1:
+            return METHOD_CODES["sainte-lague"]
+        if m.first_divisor == Fraction(7, 5):
+            return METHOD_CODES["modified-sainte-lague"]
+    return -1
+
+
 def _whole_votes(law: Law) -> bool:
     """The law forms a quota of whole votes (Droop's, or one rounded), which needs vote counts."""
     ms = [law.method] + [t.method for t in (law.remainder, law.levelling) if t is not None]
@@ -48,14 +67,16 @@ def law_stage(election: Election) -> LawStage:
     if law is None:
         z = np.zeros(0, np.int64)
         return LawStage(False, 0, z, np.zeros(n), -1.0, np.zeros((4, 4)), False, False,
-                        np.zeros(4), np.zeros(n), 0, 0, z, 0, 0, z, z, False, np.zeros(0), z, 1.0)
+                        np.zeros(4), np.zeros(n), 0, 0, z, 0, 0, z, z, False, np.zeros(0), z, 1.0,
+                        False)
     dseats = ([d.seats for d in election.districts] if election.districts
               else [election.rules.seats])
     scale = 1.0
     if _whole_votes(law):
         res = election.result
         scale = float(res.valid_votes) if res is not None else WHOLE_VOTES
-    return stage_of(law, int(election.rules.seats), dseats, n, scale)
+    stage = stage_of(law, int(election.rules.seats), dseats, n, scale)
+    return stage._replace(one_tier=bool(election.districts) and one_tier_code(law) >= 0)
 
 
 def stage_of(law: Law, house: int, dseats, n: int, scale: float = 1.0) -> LawStage:
@@ -86,7 +107,7 @@ def stage_of(law: Law, house: int, dseats, n: int, scale: float = 1.0) -> LawSta
         bonus=bonus is not None,
         bonus_shares=np.array([s for s, _ in bonus.schedule] if bonus else [], np.float64),
         bonus_seats=np.array([k for _, k in bonus.schedule] if bonus else [], np.int64),
-        scale=scale)
+        scale=scale, one_tier=False)
 
 
 @nb.njit(cache=True, parallel=True, error_model="numpy")
@@ -96,7 +117,7 @@ def _allocate_law_batch(votes, rest, p, out):
         work = (np.zeros(n), np.zeros(n, np.bool_), np.zeros(n, np.int64), np.zeros(n),
                 np.zeros(n, np.bool_), np.zeros((D, n)), np.zeros(D), np.zeros(n, np.int64),
                 np.zeros(n, np.int64), np.zeros((D, n), np.bool_), np.zeros(D, np.int64),
-                np.zeros(D), np.zeros(n, np.bool_))
+                np.zeros(D), np.zeros(n, np.bool_), np.zeros(D))
         seats = np.zeros((D, n), np.int64)
         allocate_law_row(votes[e], rest[e], p, work, seats)
         for d in range(D):

@@ -23,6 +23,7 @@ from collections import namedtuple
 import numba as nb
 import numpy as np
 
+from .districts import allocate_districts_block
 from .kernels import _product_error, product_ge
 
 LawStage = namedtuple("LawStage", (
@@ -48,11 +49,15 @@ LawStage = namedtuple("LawStage", (
     "bonus_shares",  # (k,) percent, increasing
     "bonus_seats",  # (k,) int64
     "scale",  # float: simulated shares are multiplied by this (vote counts for a Droop quota)
+    "one_tier",  # bool: the engine allocates the district tier with the one-tier district kernel
 ))
 ASSIGN_QUOTIENT = 0
 ASSIGN_RELATIVE = 1
 ASSIGN_REGIONS = 2
 _FAST = dict(cache=True, error_model="numpy")
+# Small helpers called in loops are inlined: a call to a compiled function costs an atomic
+# reference count per array argument.
+_INLINE = dict(cache=True, inline="always", error_model="numpy")
 
 
 @nb.njit(cache=True, inline="always")
@@ -79,47 +84,76 @@ def _beats(w1, d1, v1, i1, w2, d2, v2, i2):
     return i1 < i2
 
 
+@nb.njit(**_INLINE)
+def _best_next(m, w, takes, out):
+    best = -1
+    for i in range(w.shape[0]):
+        if takes[i] and (best < 0 or _beats(w[i], _div(m, out[i]), w[i], i,
+                                            w[best], _div(m, out[best]), w[best], best)):
+            best = i
+    return best
+
+
+@nb.njit(**_INLINE)
+def _worst_held(m, w, takes, out):
+    worst = -1
+    for i in range(w.shape[0]):
+        if takes[i] and out[i] > 0 and (worst < 0 or _beats(
+                w[worst], _div(m, out[worst] - 1), w[worst], worst,
+                w[i], _div(m, out[i] - 1), w[i], i)):
+            worst = i
+    return worst
+
+
 @nb.njit(**_FAST)
 def divisor_seats(m, w, takes, seats, out):
-    """Divisor method: an estimate, then corrections until the held quotients are the top
-    ``seats`` (add the best next, drop the worst held, swap while an unheld one beats a held one)."""
+    """Divisor method: a jump-start, then corrections until the held quotients are the top
+    ``seats``: add the best next quotient or drop the worst held one until ``seats`` are held,
+    then swap while an unheld quotient beats a held one.
+
+    Jump-start (Pukelsheim's, for divisors d(k) = a + b*k): x = w * (S + m * (a/b - 1/2)) / W
+    seats' worth gives ceil(x - a/b) seats, none when x is not above d(0)/b; its error is a seat
+    or two, whatever the method."""
     n = w.shape[0]
     total = 0.0
+    m_taking = 0
     for i in range(n):
         out[i] = 0
         if takes[i]:
             total += w[i]
+            m_taking += 1
     if total <= 0.0 or seats <= 0:
         return
+    ratio = m[2] / m[3]  # a / b
+    first = m[1] / m[3]  # d(0) / b
+    lam = (seats + m_taking * (ratio - 0.5)) / total
     held = 0
-    scale = m[2] / m[3]  # unscaled a / b: x seats' worth gives about (x - a/b) + 1 seats... roughly
+    safe = True  # no estimate within rounding error of a seat boundary
     for i in range(n):
         if takes[i]:
-            x = w[i] * seats / total
-            s = int(x - 0.5 * scale + 0.5) if x > 0.5 * scale else 0
-            if s < 0:
-                s = 0
+            x = w[i] * lam
+            s = 0
+            safe &= abs(x - first) > 1e-9 * (x + 1.0)
+            if x > first:
+                y = x - ratio
+                c = math.ceil(y)
+                safe &= c - y > 1e-9 * (abs(y) + 1.0) and y - (c - 1.0) > 1e-9 * (abs(y) + 1.0)
+                s = max(int(c), 1)
             out[i] = s
             held += s
-    while True:
-        best = -1
-        for i in range(n):
-            if takes[i] and (best < 0 or _beats(w[i], _div(m, out[i]), w[i], i,
-                                                w[best], _div(m, out[best]), w[best], best)):
-                best = i
-        worst = -1
-        for i in range(n):
-            if takes[i] and out[i] > 0 and (worst < 0 or _beats(
-                    w[worst], _div(m, out[worst] - 1), w[worst], worst,
-                    w[i], _div(m, out[i] - 1), w[i], i)):
-                worst = i
-        if held < seats:
-            out[best] += 1
-            held += 1
-        elif held > seats:
-            out[worst] -= 1
-            held -= 1
-        elif worst >= 0 and best != worst and _beats(
+    # the estimate holds the top quotients for its own count (each list's held quotients are
+    # above the common cutoff, its unheld ones below): adding the best next and dropping the
+    # worst held keep it so; near a boundary the swaps below settle it
+    while held < seats:
+        out[_best_next(m, w, takes, out)] += 1
+        held += 1
+    while held > seats:
+        out[_worst_held(m, w, takes, out)] -= 1
+        held -= 1
+    while not safe:
+        best = _best_next(m, w, takes, out)
+        worst = _worst_held(m, w, takes, out)
+        if worst >= 0 and best != worst and _beats(
                 w[best], _div(m, out[best]), w[best], best,
                 w[worst], _div(m, out[worst] - 1), w[worst], worst):
             out[best] += 1
@@ -162,7 +196,19 @@ def quota_whole(m, w, takes, seats, out, rem):
             num = max(q, 1.0)
             k = 1.0
     held = 0
-    for i in range(n):
+    if k == 1.0:  # a quota of whole votes: f * q is exact, and so is w - f * q (Sterbenz)
+        for i in range(n):
+            if takes[i]:
+                f = math.floor(w[i] / num)
+                while f > 0.0 and f * num > w[i]:
+                    f -= 1.0
+                while (f + 1.0) * num <= w[i]:
+                    f += 1.0
+                out[i] = int(f)
+                held += int(f)
+                rem[i] = w[i] - f * num
+        k = 0.0  # done
+    for i in range(n if k != 0.0 else 0):
         if takes[i]:
             f = math.floor(w[i] * k / num)
             while f > 0 and not product_ge(w[i], k, f, num):
@@ -187,7 +233,7 @@ def quota_whole(m, w, takes, seats, out, rem):
                 cut[:] = False
                 continue
             out[loser] -= 1
-            rem[loser] += num / k  # its remainder grows by the quota it no longer fills
+            rem[loser] += num / k if k != 0.0 else num  # its remainder grows by its lost quota
             cut[loser] = True
             held -= 1
 
@@ -239,22 +285,28 @@ def law_scratch(p, lists):
     work = (np.zeros(n), np.zeros(n, np.bool_), np.zeros(n, np.int64), np.zeros(n),
             np.zeros(n, np.bool_), np.zeros((D, n)), np.zeros(D), np.zeros(n, np.int64),
             np.zeros(n, np.int64), np.zeros((D, n), np.bool_), np.zeros(D, np.int64),
-            np.zeros(D), np.zeros(n, np.bool_))
+            np.zeros(D), np.zeros(n, np.bool_), np.zeros(D))
     return work, np.zeros((D, n)), np.zeros(D), np.zeros((D, n), np.int64)
 
 
 @nb.njit(**_FAST)
-def allocate_law_block(dsrc, drest, nr, p, scratch, dseats):
+def allocate_law_block(dsrc, drest, nr, p, scratch, dseats, ds, dw):
     """The first nr elections of a block of district votes (districts x lists x runs) and rests
-    (districts x runs) through the plan: seats into ``dseats`` (districts x lists x runs)."""
+    (districts x runs) through the plan: seats into ``dseats`` (districts x lists x runs). With
+    ``p.one_tier`` the district tier is the one-tier district kernel's (``ds``, ``dw``: its record
+    and scratch), vectorised across the block, and the rest of the plan goes run by run."""
     work, V, R, S = scratch
     D, n = V.shape
+    if p.one_tier:
+        allocate_districts_block(dsrc, drest, nr, ds, dw, dseats)
     for r in range(nr):
         for d in range(D):
             R[d] = drest[d, r] * p.scale
             for i in range(n):
                 V[d, i] = dsrc[d, i, r] * p.scale
-        allocate_law_row(V, R, p, work, S)
+                if p.one_tier:
+                    S[d, i] = np.int64(dseats[d, i, r])
+        allocate_law_row(V, R, p, work, S, p.one_tier)
         for d in range(D):
             for i in range(n):
                 dseats[d, i, r] = S[d, i]
@@ -283,14 +335,15 @@ def law_work(districts: int, lists: int) -> tuple:
             np.zeros(lists), np.zeros(lists, np.bool_), np.zeros((districts, lists)),
             np.zeros(districts), np.zeros(lists, np.int64), np.zeros(lists, np.int64),
             np.zeros((districts, lists), np.bool_), np.zeros(districts, np.int64),
-            np.zeros(districts), np.zeros(lists, np.bool_))
+            np.zeros(districts), np.zeros(lists, np.bool_), np.zeros(districts))
 
 
 @nb.njit(**_FAST)
-def allocate_law_row(V, R, p, work, seats):
+def allocate_law_row(V, R, p, work, seats, given=False):
     """Seats (districts x lists, int64, into ``seats``) of one election: votes ``V`` (districts x
-    lists), ``R`` each district's valid votes that win nothing, by the plan ``p``."""
-    nat, qual, row_out, rem_row, takes, rems, dvotes, won, extra, used2, unfilled, dtmp, used = work
+    lists), ``R`` each district's valid votes that win nothing, by the plan ``p``. With ``given``,
+    ``seats`` already holds the district tier's seats (the one-tier kernel's)."""
+    nat, qual, row_out, rem_row, takes, rems, dvotes, won, extra, used2, unfilled, dtmp, used, _ = work
     D, n = V.shape
     base = 0.0
     for i in range(n):
@@ -325,7 +378,7 @@ def allocate_law_row(V, R, p, work, seats):
         for i in range(n):
             qual[i] = nat[i] > 0.0
     m0 = p.methods[0]
-    for d in range(D):
+    for d in range(D if not given else 0):
         here = False
         for i in range(n):
             takes[i] = V[d, i] > 0.0 and (qual[i] or (p.route >= 0.0 and product_ge(
@@ -353,7 +406,7 @@ def allocate_law_row(V, R, p, work, seats):
 
 @nb.njit(**_FAST)
 def _second_scrutiny(V, p, seats, rems, qual, work):
-    nat, _, row_out, rem_row, takes, _, _, _, extra, used2, unfilled, _, used = work
+    nat, _, row_out, rem_row, takes, _, _, _, extra, used2, unfilled, _, used, _ = work
     D, n = V.shape
     left = 0
     for d in range(D):
@@ -403,7 +456,7 @@ def _second_scrutiny(V, p, seats, rems, qual, work):
 
 @nb.njit(**_FAST)
 def _levelling(V, R, p, seats, nat, base, dvotes, work):
-    _, qual, row_out, rem_row, active, _, _, won, extra, _, _, dtmp, used = work
+    _, qual, row_out, rem_row, active, _, _, won, extra, _, _, dtmp, used, _ = work
     D, n = V.shape
     for i in range(n):
         s = 0
@@ -415,21 +468,24 @@ def _levelling(V, R, p, seats, nat, base, dvotes, work):
             q = True
         qual[i] = q
     if p.lev_regions_route > 0:
+        k = p.n_regions
+        rt = np.zeros(k)  # each region's valid votes and district seats
+        rs = np.zeros(k)
+        for d in range(D):
+            r = p.regions[d]
+            rt[r] += dvotes[d]
+            for j in range(n):
+                rs[r] += seats[d, j]
         for i in range(n):
             if qual[i] or nat[i] <= 0.0:
                 continue
             hits = 0
-            for r in range(p.n_regions):
+            for r in range(k):
                 rv = 0.0
-                rt = 0.0
-                rs = 0
                 for d in range(D):
                     if p.regions[d] == r:
                         rv += V[d, i]
-                        rt += dvotes[d]
-                        for j in range(n):
-                            rs += seats[d, j]
-                if rs > 0 and rv > 0.0 and product_ge(rv, float(rs), rt, 1.0):
+                if rs[r] > 0 and rv > 0.0 and product_ge(rv, rs[r], rt[r], 1.0):
                     hits += 1
             qual[i] = hits >= p.lev_regions_route
     anyq = False
@@ -465,35 +521,85 @@ def _levelling(V, R, p, seats, nat, base, dvotes, work):
         return
     if p.assign == ASSIGN_QUOTIENT:
         for i in range(n):
+            if extra[i] <= 0:
+                continue
+            bd = 0
+            for d in range(1, D):
+                if _beats(V[d, i], _div(m, seats[d, i]), 0.0, d,
+                          V[bd, i], _div(m, seats[bd, i]), 0.0, bd):
+                    bd = d
             for _ in range(extra[i]):
-                bd = 0
-                for d in range(1, D):
-                    if _beats(V[d, i], _div(m, seats[d, i]), 0.0, d,
-                              V[bd, i], _div(m, seats[bd, i]), 0.0, bd):
-                        bd = d
                 seats[bd, i] += 1
+                if _ < extra[i] - 1:  # only the district that took the seat has a new quotient
+                    nd = 0
+                    for d in range(1, D):
+                        if _beats(V[d, i], _div(m, seats[d, i]), 0.0, d,
+                                  V[nd, i], _div(m, seats[nd, i]), 0.0, nd):
+                            nd = d
+                    bd = nd
         return
-    for d in range(D):  # relative quotient: the districts' levelling seats left
-        dtmp[d] = p.caps[d]
+    # relative quotient: every (district, list) key once; each open district keeps its best list
+    # (a key changes only in the district that takes a seat), and each seat goes to the best of
+    # the districts' bests; a district's best is sought again only when its list runs out
+    keys = work[5]  # the remainder tier's scratch (a law has one of the two tiers)
+    best = work[10]  # (districts,) int64: the second scrutiny's scratch, free here
+    for d in range(D):
+        dtmp[d] = p.caps[d] if dvotes[d] > 0.0 else 0
+        for i in range(n):
+            if extra[i] > 0:
+                keys[d, i] = (V[d, i] * p.dseats[d]) / (_div(m, seats[d, i]) * dvotes[d])
+    bkey = work[13]  # each district's best key (-1: closed or none)
+    for d in range(D):
+        bkey[d] = -1.0
+        if dtmp[d] > 0:
+            _district_best(V, keys, extra, d, best, bkey)
     for _ in range(total):
         bd = -1
-        bi = -1
-        bk = 0.0
-        for d in range(D):
-            if dtmp[d] <= 0 or dvotes[d] <= 0.0:
-                continue
-            for i in range(n):
-                if extra[i] <= 0:
-                    continue
-                key = (V[d, i] * p.dseats[d]) / (_div(m, seats[d, i]) / m[1] * dvotes[d])
-                if bd < 0 or key > bk or (key == bk and (V[d, i] > V[bd, bi] or (
-                        V[d, i] == V[bd, bi] and (i < bi or (i == bi and d < bd))))):
-                    bd, bi, bk = d, i, key
+        bk = -1.0
+        for d in range(D):  # the highest best key; equal keys by the full order
+            k = bkey[d]
+            if k > bk or (k == bk and k >= 0.0 and _relative_above(V, keys, d, best[d], bd, best[bd])):
+                bd = d
+                bk = k
         if bd < 0:
             return
+        bi = best[bd]
         seats[bd, bi] += 1
         dtmp[bd] -= 1
         extra[bi] -= 1
+        if dtmp[bd] > 0:
+            keys[bd, bi] = (V[bd, bi] * p.dseats[bd]) / (_div(m, seats[bd, bi]) * dvotes[bd])
+            _district_best(V, keys, extra, bd, best, bkey)
+        else:
+            bkey[bd] = -1.0
+        if extra[bi] == 0:
+            for d in range(D):
+                if dtmp[d] > 0 and best[d] == bi:
+                    _district_best(V, keys, extra, d, best, bkey)
+
+
+@nb.njit(cache=True, inline="always")
+def _relative_above(V, keys, d, i, bd, bi):
+    """(d, i) ranks above (bd, bi): a higher key, then more votes in the district, then the
+    earlier list, then the earlier district."""
+    k, bk = keys[d, i], keys[bd, bi]
+    if k != bk:
+        return k > bk
+    if V[d, i] != V[bd, bi]:
+        return V[d, i] > V[bd, bi]
+    if i != bi:
+        return i < bi
+    return d < bd
+
+
+@nb.njit(**_INLINE)
+def _district_best(V, keys, extra, d, best, bkey):
+    b = -1
+    for i in range(V.shape[1]):
+        if extra[i] > 0 and (b < 0 or _relative_above(V, keys, d, i, d, b)):
+            b = i
+    best[d] = b
+    bkey[d] = keys[d, b] if b >= 0 else -1.0
 
 
 @nb.njit(**_FAST)
@@ -512,6 +618,10 @@ def _assign_regions(V, p, seats, extra, total):
             rv[r, i] += V[d, i]
             held[r, i] += seats[d, i]
     m = p.methods[2]
+    q = np.empty((k, n))  # each (region, list) quotient after the seats it holds there
+    for r in range(k):
+        for i in range(n):
+            q[r, i] = rv[r, i] / _div(m, held[r, i])
     for _ in range(total):
         br = -1
         bi = -1
@@ -521,10 +631,12 @@ def _assign_regions(V, p, seats, extra, total):
             for i in range(n):
                 if extra[i] <= 0 or rv[r, i] <= 0.0:
                     continue
-                if br < 0:
+                if br < 0 or q[r, i] > q[br, bi]:
                     br, bi = r, i
                     continue
-                wa, da = rv[r, i], _div(m, held[r, i])
+                if q[r, i] < q[br, bi]:
+                    continue
+                wa, da = rv[r, i], _div(m, held[r, i])  # equal floats: exactly
                 wb, db = rv[br, bi], _div(m, held[br, bi])
                 pa = wa * db
                 pb = wb * da
@@ -543,6 +655,7 @@ def _assign_regions(V, p, seats, extra, total):
             return
         got[br, bi] += 1
         held[br, bi] += 1
+        q[br, bi] = rv[br, bi] / _div(m, held[br, bi])
         caps[br] -= 1
         extra[bi] -= 1
     dm = p.methods[3]
