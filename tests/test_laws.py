@@ -475,3 +475,44 @@ def test_a_district_law_simulates_the_same_on_one_thread_or_two():
     mean = sum(p["mean_seats"] for p in one["parties"].values()) if isinstance(one["parties"], dict) \
         else sum(p["mean_seats"] for p in one["parties"])
     assert abs(mean - 169) < 1e-9
+
+
+@pytest.mark.parametrize("name", ["czechia-2021", "norway-2017", "denmark-2019"])
+def test_the_block_paths_equal_the_row_kernel(name):
+    """The engine's block paths (the district tier on the one-tier district kernel; whole quotas
+    by blocks) give the row kernel's seats on simulated district votes, run for run."""
+    import numba as nb
+
+    from simulator.allocation import district_rules
+    from simulator.allocation.districts import district_work
+    from simulator.allocation.kernels import BLOCK
+    from simulator.allocation.plan import law_stage
+    from simulator.allocation.tiers import allocate_law_block, law_scratch
+
+    @nb.njit
+    def blocks(dsrc, drest, p, ds, dw, out):
+        sc = law_scratch(p, dsrc.shape[1])
+        seats = np.zeros((dsrc.shape[0], dsrc.shape[1], BLOCK), np.float32)
+        for s in range(0, dsrc.shape[2], BLOCK):
+            nr = min(BLOCK, dsrc.shape[2] - s)
+            allocate_law_block(np.ascontiguousarray(dsrc[:, :, s:s + nr]),
+                               np.ascontiguousarray(drest[:, s:s + nr]), nr, p, sc, seats, ds, dw)
+            out[:, :, s:s + nr] = seats[:, :, :nr]
+
+    e = load_config(ROOT / "configs" / f"{name}.toml")
+    stage = law_stage(e)
+    assert stage.one_tier or stage.quota_block
+    res = e.result
+    rng = np.random.default_rng(11)
+    E = 600
+    votes = res.district_votes[None] * rng.lognormal(0.0, 0.3, (E,) + res.district_votes.shape)
+    total = votes.sum(axis=(1, 2)) + res.district_rest.sum()
+    votes /= total[:, None, None]  # national units, as the engine's district draws
+    rest = np.repeat((res.district_rest / res.district_votes.sum())[None], E, 0)
+    D, n = res.district_votes.shape
+    out = np.zeros((D, n, E), np.float32)
+    blocks(np.ascontiguousarray(votes.transpose(1, 2, 0)), np.ascontiguousarray(rest.T), stage,
+           district_rules(e), district_work(D, n), out)
+    row = allocate_law(votes * stage.scale, rest * stage.scale,
+                       stage._replace(one_tier=False, quota_block=False))
+    assert (out.transpose(2, 0, 1).astype(np.int32) == row).all()

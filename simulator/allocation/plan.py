@@ -68,7 +68,7 @@ def law_stage(election: Election) -> LawStage:
         z = np.zeros(0, np.int64)
         return LawStage(False, 0, z, np.zeros(n), -1.0, np.zeros((4, 4)), False, False,
                         np.zeros(4), np.zeros(n), 0, 0, z, 0, 0, z, z, False, np.zeros(0), z, 1.0,
-                        False)
+                        False, False)
     dseats = ([d.seats for d in election.districts] if election.districts
               else [election.rules.seats])
     scale = 1.0
@@ -76,7 +76,10 @@ def law_stage(election: Election) -> LawStage:
         res = election.result
         scale = float(res.valid_votes) if res is not None else WHOLE_VOTES
     stage = stage_of(law, int(election.rules.seats), dseats, n, scale)
-    return stage._replace(one_tier=bool(election.districts) and one_tier_code(law) >= 0)
+    whole = law.method.name == "droop" or law.method.rounding == "nearest"
+    return stage._replace(one_tier=bool(election.districts) and one_tier_code(law) >= 0,
+                          quota_block=bool(election.districts) and law.remainder is not None
+                          and law.district_route is None and law.bonus is None and whole)
 
 
 def stage_of(law: Law, house: int, dseats, n: int, scale: float = 1.0) -> LawStage:
@@ -107,7 +110,7 @@ def stage_of(law: Law, house: int, dseats, n: int, scale: float = 1.0) -> LawSta
         bonus=bonus is not None,
         bonus_shares=np.array([s for s, _ in bonus.schedule] if bonus else [], np.float64),
         bonus_seats=np.array([k for _, k in bonus.schedule] if bonus else [], np.int64),
-        scale=scale, one_tier=False)
+        scale=scale, one_tier=False, quota_block=False)
 
 
 @nb.njit(cache=True, parallel=True, error_model="numpy")

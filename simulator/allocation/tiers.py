@@ -24,7 +24,7 @@ import numba as nb
 import numpy as np
 
 from .districts import allocate_districts_block
-from .kernels import _product_error, product_ge
+from .kernels import BLOCK, _product_error, product_ge
 
 LawStage = namedtuple("LawStage", (
     "active",  # bool: the election's seats go through this plan
@@ -50,6 +50,7 @@ LawStage = namedtuple("LawStage", (
     "bonus_seats",  # (k,) int64
     "scale",  # float: simulated shares are multiplied by this (vote counts for a Droop quota)
     "one_tier",  # bool: the engine allocates the district tier with the one-tier district kernel
+    "quota_block",  # bool: whole quotas of whole votes and a second scrutiny, by blocks
 ))
 ASSIGN_QUOTIENT = 0
 ASSIGN_RELATIVE = 1
@@ -220,22 +221,30 @@ def quota_whole(m, w, takes, seats, out, rem):
             p1 = w[i] * k
             p2 = f * num
             rem[i] = ((p1 - p2) + (_product_error(w[i], k, p1) - _product_error(f, num, p2))) / k
-    if held > seats:  # smallest-remainder-loses, once per list and round
-        cut = np.zeros(n, np.bool_)
-        while held > seats:
-            loser = -1
-            for i in range(n):
-                if takes[i] and out[i] > 0 and not cut[i]:
-                    if loser < 0 or rem[i] < rem[loser] or (rem[i] == rem[loser] and (
-                            w[i] < w[loser] or (w[i] == w[loser] and i > loser))):
-                        loser = i
-            if loser < 0:  # every holder lost one: another round
-                cut[:] = False
-                continue
-            out[loser] -= 1
-            rem[loser] += num / k if k != 0.0 else num  # its remainder grows by its lost quota
-            cut[loser] = True
-            held -= 1
+    if held > seats:
+        cut_excess(w, takes, out, rem, held, seats, num / k if k != 0.0 else num)
+
+
+@nb.njit(**_FAST)
+def cut_excess(w, takes, out, rem, held, seats, quota):
+    """Smallest-remainder-loses, once per list and round, until ``seats`` are held; a loser's
+    remainder grows by the ``quota`` (in votes) it no longer fills."""
+    n = w.shape[0]
+    cut = np.zeros(n, np.bool_)
+    while held > seats:
+        loser = -1
+        for i in range(n):
+            if takes[i] and out[i] > 0 and not cut[i]:
+                if loser < 0 or rem[i] < rem[loser] or (rem[i] == rem[loser] and (
+                        w[i] < w[loser] or (w[i] == w[loser] and i > loser))):
+                    loser = i
+        if loser < 0:  # every holder lost one: another round
+            cut[:] = False
+            continue
+        out[loser] -= 1
+        rem[loser] += quota
+        cut[loser] = True
+        held -= 1
 
 
 @nb.njit(**_FAST)
@@ -286,7 +295,11 @@ def law_scratch(p, lists):
             np.zeros(n, np.bool_), np.zeros((D, n)), np.zeros(D), np.zeros(n, np.int64),
             np.zeros(n, np.int64), np.zeros((D, n), np.bool_), np.zeros(D, np.int64),
             np.zeros(D), np.zeros(n, np.bool_), np.zeros(D))
-    return work, np.zeros((D, n)), np.zeros(D), np.zeros((D, n), np.int64)
+    B = BLOCK
+    block = (np.zeros((n, B)), np.zeros(B), np.zeros((n, B), np.bool_), np.zeros((D, n, B)),
+             np.zeros(n), np.zeros(n, np.bool_), np.zeros(n, np.int64), np.zeros(n),
+             np.zeros(B, np.bool_), np.zeros(B), np.zeros(B), np.zeros(B, np.int64))
+    return work, np.zeros((D, n)), np.zeros(D), np.zeros((D, n), np.int64), block
 
 
 @nb.njit(**_FAST)
@@ -295,8 +308,11 @@ def allocate_law_block(dsrc, drest, nr, p, scratch, dseats, ds, dw):
     (districts x runs) through the plan: seats into ``dseats`` (districts x lists x runs). With
     ``p.one_tier`` the district tier is the one-tier district kernel's (``ds``, ``dw``: its record
     and scratch), vectorised across the block, and the rest of the plan goes run by run."""
-    work, V, R, S = scratch
+    work, V, R, S, block = scratch
     D, n = V.shape
+    if p.quota_block:
+        _whole_quotas_block(dsrc, drest, nr, p, scratch, dseats)
+        return
     if p.one_tier:
         allocate_districts_block(dsrc, drest, nr, ds, dw, dseats)
     for r in range(nr):
@@ -316,7 +332,7 @@ def allocate_law_block(dsrc, drest, nr, p, scratch, dseats, ds, dw):
 def allocate_law_national(src, nr, base, p, scratch, sb):
     """The first nr elections of a block of national shares (lists x runs, threshold base
     ``base``) through a national plan (one district): seats into ``sb`` (lists x runs)."""
-    work, V, R, S = scratch
+    work, V, R, S, _ = scratch
     n = V.shape[1]
     for r in range(nr):
         t = 0.0
@@ -327,6 +343,151 @@ def allocate_law_national(src, nr, base, p, scratch, sb):
         allocate_law_row(V, R, p, work, S)
         for i in range(n):
             sb[i, r] = S[0, i]
+
+
+@nb.njit(**_FAST)
+def _whole_quotas_block(dsrc, drest, nr, p, scratch, dseats):
+    """A law of whole quotas of whole votes in districts and a second scrutiny (Czechia) for a
+    block: qualification and the districts' whole quotas vectorised across the block, in the
+    order of operations of :func:`allocate_law_row` (so the same floats, the same seats); the
+    second scrutiny run by run."""
+    work, V, R, S, block = scratch
+    nat, base, qual, rems, w, tk, out, rem = block[:8]
+    D, n = V.shape
+    sc = p.scale
+    for r in range(nr):
+        base[r] = 0.0
+    for i in range(n):
+        for r in range(nr):
+            nat[i, r] = 0.0
+        for d in range(D):
+            for r in range(nr):
+                nat[i, r] += dsrc[d, i, r] * sc
+        for r in range(nr):
+            base[r] += nat[i, r]
+    for d in range(D):
+        for r in range(nr):
+            base[r] += drest[d, r] * sc
+    for r in range(nr):
+        anyq = False
+        for i in range(n):
+            qual[i, r] = nat[i, r] > 0.0 and product_ge(nat[i, r], 100.0, p.thresholds[i], base[r])
+            anyq |= qual[i, r]
+        if not anyq:
+            for i in range(n):
+                qual[i, r] = nat[i, r] > 0.0
+    m0 = p.methods[0]
+    code = int(m0[0])
+    here, total, num, held = block[8], block[9], block[10], block[11]
+    for d in range(D):  # loops over the block innermost, so that they vectorise
+        seats = p.dseats[d]
+        for r in range(nr):
+            here[r] = False
+            total[r] = 0.0
+            held[r] = 0
+        for i in range(n):
+            for r in range(nr):
+                here[r] |= qual[i, r] & (dsrc[d, i, r] > 0.0)
+        for i in range(n):
+            for r in range(nr):
+                v = dsrc[d, i, r] * sc
+                if v > 0.0 and (qual[i, r] or not here[r]):
+                    total[r] += v
+        for r in range(nr):
+            q = 0.0
+            t = total[r]
+            if t > 0.0 and seats > 0:
+                if code == 2:  # Droop: floor(V / (S + 1)) + 1 votes
+                    qf = math.floor(t / (seats + 1))
+                    while qf * (seats + 1) > t:
+                        qf -= 1.0
+                    while (qf + 1.0) * (seats + 1) <= t:
+                        qf += 1.0
+                    q = qf + 1.0
+                else:  # rounded to whole votes, halves up
+                    k = float(seats + (code == 3) + 2 * (code == 4))
+                    q = math.floor(t / k + 0.5)
+                    while q > 1.0 and (2.0 * q - 1.0) * k > 2.0 * t:
+                        q -= 1.0
+                    while (2.0 * q + 1.0) * k <= 2.0 * t:
+                        q += 1.0
+                    q = max(q, 1.0)
+            num[r] = q
+        for i in range(n):
+            for r in range(nr):
+                v = dsrc[d, i, r] * sc
+                q = num[r]
+                takes = q > 0.0 and v > 0.0 and (qual[i, r] or not here[r])
+                f = math.floor(v / q) if takes else 0.0
+                # a correctly rounded quotient floors to the whole quotas or one off
+                f -= 1.0 if takes and f > 0.0 and f * q > v else 0.0
+                f += 1.0 if takes and (f + 1.0) * q <= v else 0.0
+                dseats[d, i, r] = f
+                rems[d, i, r] = v - f * q if takes else 0.0
+                held[r] += int(f)
+        for r in range(nr):
+            if held[r] > seats:  # rare: the cut, on this district's column
+                for i in range(n):
+                    w[i] = dsrc[d, i, r] * sc
+                    tk[i] = w[i] > 0.0 and (qual[i, r] or not here[r])
+                    out[i] = int(dseats[d, i, r])
+                    rem[i] = rems[d, i, r]
+                cut_excess(w, tk, out, rem, held[r], seats, num[r])
+                for i in range(n):
+                    dseats[d, i, r] = out[i]
+                    rems[d, i, r] = rem[i]
+    # the second scrutiny, run by run, on the block's columns (as _second_scrutiny does on rows)
+    unfilled = held  # reused: the seats each run's districts left
+    for r in range(nr):
+        unfilled[r] = 0
+    for d in range(D):
+        for r in range(nr):
+            unfilled[r] += p.dseats[d]
+        for i in range(n):
+            for r in range(nr):
+                unfilled[r] -= int(dseats[d, i, r])
+    natrem = work[0]
+    takes = work[4]
+    row_out, rem_row, extra, used2, used = work[2], work[3], work[8], work[9], work[12]
+    for r in range(nr):
+        left = unfilled[r]
+        if left <= 0:
+            continue
+        anyt = False
+        for i in range(n):
+            t = 0.0
+            if qual[i, r]:
+                for d in range(D):
+                    t += rems[d, i, r]
+            natrem[i] = t
+            takes[i] = qual[i, r] and t > 0.0
+            anyt |= takes[i]
+        if not anyt:  # no remainder anywhere: by the qualified lists' votes
+            for i in range(n):
+                t = 0.0
+                if qual[i, r]:
+                    for d in range(D):
+                        t += dsrc[d, i, r] * sc
+                natrem[i] = t
+                takes[i] = t > 0.0
+        method_seats(p.methods[1], natrem, takes, left, row_out, rem_row, used)
+        for i in range(n):  # to the districts of its largest remainders, one each (rounds)
+            for k in range(row_out[i]):
+                if k % D == 0:
+                    for d in range(D):
+                        used2[d, i] = False
+                bd = -1
+                for d in range(D):
+                    if used2[d, i]:
+                        continue
+                    if bd < 0 or rems[d, i, r] > rems[bd, i, r]:
+                        bd = d
+                    elif rems[d, i, r] == rems[bd, i, r]:
+                        vd, vb = dsrc[d, i, r] * sc, dsrc[bd, i, r] * sc  # the row's votes
+                        if vd > vb:
+                            bd = d
+                dseats[bd, i, r] += 1
+                used2[bd, i] = True
 
 
 def law_work(districts: int, lists: int) -> tuple:
