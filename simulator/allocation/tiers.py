@@ -449,16 +449,19 @@ def _whole_quotas_block(dsrc, drest, nr, p, scratch, dseats):
     natrem = work[0]
     takes = work[4]
     row_out, rem_row, extra, used2, used = work[2], work[3], work[8], work[9], work[12]
+    for i in range(n):  # the qualified lists' national remainders (nat is free now), by block
+        for r in range(nr):
+            nat[i, r] = 0.0
+        for d in range(D):
+            for r in range(nr):
+                nat[i, r] += rems[d, i, r] if qual[i, r] else 0.0
     for r in range(nr):
         left = unfilled[r]
         if left <= 0:
             continue
         anyt = False
         for i in range(n):
-            t = 0.0
-            if qual[i, r]:
-                for d in range(D):
-                    t += rems[d, i, r]
+            t = nat[i, r]
             natrem[i] = t
             takes[i] = qual[i, r] and t > 0.0
             anyt |= takes[i]
