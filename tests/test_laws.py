@@ -516,3 +516,31 @@ def test_the_block_paths_equal_the_row_kernel(name):
     row = allocate_law(votes * stage.scale, rest * stage.scale,
                        stage._replace(one_tier=False, quota_block=False))
     assert (out.transpose(2, 0, 1).astype(np.int32) == row).all()
+
+
+def test_allocate_json_gives_the_seats_of_each_tier():
+    import json
+    import subprocess
+    import sys
+
+    run = subprocess.run([sys.executable, "-m", "simulator", "allocate", "--json",
+                          str(ROOT / "configs" / "norway-2017.toml")], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    doc = json.loads(run.stdout)
+    assert doc["tiers"] == ["district", "levelling"]
+    assert doc["parties"]["sv"]["by_tier"] == {"district": 5, "levelling": 6}
+    assert sum(doc["districts"]["oslo"].values()) == 19  # 18 county seats and its levelling seat
+
+
+def test_bench_laws_compares_a_law_with_the_one_tier_kernel_on_the_same_draws():
+    from simulator.bench import bench_laws, one_tier
+
+    e = load_config(ROOT / "configs" / "greece-2023-06.toml")
+    plain = one_tier(e)
+    assert plain.law is None and plain.rules.seats == 300 and plain.rules.method == "dhondt"
+    doc = bench_laws([e], runs=2_000, rounds=1)
+    row = doc["elections"][e.name]
+    assert row["tiers"] == ["bonus", "district"]
+    assert row["runs_per_s"] > 0 and row["one_tier_runs_per_s"] > 0
+    assert row["ratio_to_one_tier"] == pytest.approx(row["one_tier_runs_per_s"] / row["runs_per_s"],
+                                                     rel=1e-9)
