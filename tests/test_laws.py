@@ -544,3 +544,16 @@ def test_bench_laws_compares_a_law_with_the_one_tier_kernel_on_the_same_draws():
     assert row["runs_per_s"] > 0 and row["one_tier_runs_per_s"] > 0
     assert row["ratio_to_one_tier"] == pytest.approx(row["one_tier_runs_per_s"] / row["runs_per_s"],
                                                      rel=1e-9)
+
+
+def test_sweeps_and_scenarios_of_a_law_are_refused_not_run_under_the_wrong_law(write_config):
+    from simulator.errors import ConfigError, InputError
+    from simulator.scenarios import sweep
+
+    e = load_config(ROOT / "configs" / "greece-2023-06.toml")
+    with pytest.raises(InputError, match="sweep: variants of a law"):
+        sweep(e, runs=100, seed=1)
+    text = LAW.format(election="", party_a="", district_n="", district_s="", s_seats=4,
+                      tiers='[[scenario]]\nname = "x"\n[scenario.election]\nthreshold = 5.0')
+    with pytest.raises(ConfigError, match="scenario"):
+        load_config(write_config(text))
