@@ -131,6 +131,38 @@ class Law:
     caps: tuple[int, ...] = ()  # per district: its levelling seats, with assign = "relative-quotient"
     source: dict | None = None  # the config's law keys and tables, as written (config_document)
 
+    def describe(self, seats: int, districts: int) -> str:
+        """One line for tables and reports: the tiers in the order the law walks them."""
+        def method(m: Method) -> str:
+            first = (f" (first divisor {float(m.first_divisor):g})" if m.divisor
+                     and m.first_divisor != DIVISORS[m.name][2] else "")
+            return m.name + first + (", quota rounded" if m.rounding else "")
+
+        def threshold(ts) -> str:
+            low = min(ts)
+            text = "no threshold" if max(ts) == 0 else f"{low:g} %"
+            return text + (" (more for alliances)" if max(ts) > low else "")
+
+        parts = []
+        if self.bonus:
+            parts.append(f"a bonus of up to {self.bonus.schedule[-1][1]} seats from "
+                         f"{self.bonus.schedule[0][0]:g} %")
+        fixed = seats - (self.levelling.seats if self.levelling else 0)
+        where = f"in {districts} districts" if districts else "nationally"
+        count = f"the rest of the {fixed} seats" if self.bonus else f"{fixed} seats"
+        parts.append(f"{count} {where} by {method(self.method)}, {threshold(self.thresholds)}"
+                     + (f" or {self.district_route:g} % in a district" if self.district_route else ""))
+        if self.remainder:
+            parts.append(f"a second scrutiny of the remainders by {method(self.remainder.method)}")
+        if self.levelling:
+            lev = self.levelling
+            routes = "".join([f", or {lev.qualify_district_seats} district seat(s)"
+                              if lev.qualify_district_seats else "",
+                              f", or {lev.qualify_regions} regions" if lev.qualify_regions else ""])
+            parts.append(f"{lev.seats} {lev.name} seats by {method(lev.method)} over "
+                         f"{threshold(lev.thresholds)}{routes}, placed by {lev.assign}")
+        return "; ".join(parts)
+
     @property
     def tiers(self) -> list[str]:
         """The tier kinds in the order the law walks them."""

@@ -52,6 +52,7 @@ def allocation_json(election: Election, rows: list[AllocationRow],
         doc["districts"] = districts
     if election.law is not None:  # the seats of each tier of the law
         doc["tiers"] = election.law.tiers
+        doc["law"] = election.law.describe(election.rules.seats, len(election.districts))
         for r in rows:
             doc["parties"][r.id]["by_tier"] = dict(r.by_tier)
     return doc
@@ -77,7 +78,9 @@ def allocation_table(election: Election, rows: list[AllocationRow]) -> Table:
     rules = election.rules
     base = "ballots cast" if rules.threshold_base == "cast" else "valid votes"
     table = Table(
-        title=f"{election.name}: {rules.seats} seats, {rules.method}, threshold {rules.threshold:g} % of {base}",
+        title=(f"{election.name}: {rules.seats} seats, {rules.method}, threshold {rules.threshold:g} % of {base}"
+               if election.law is None else f"{election.name}: {rules.seats} seats: "
+               + election.law.describe(rules.seats, len(election.districts))),
         caption=f"majority: {rules.majority} seats",
     )
     table.add_column("id")

@@ -528,6 +528,9 @@ def test_allocate_json_gives_the_seats_of_each_tier():
     assert run.returncode == 0, run.stderr
     doc = json.loads(run.stdout)
     assert doc["tiers"] == ["district", "levelling"]
+    assert doc["law"] == ("150 seats in 19 districts by modified-sainte-lague, no threshold; 19 "
+                          "levelling seats by modified-sainte-lague over 4 %, placed by "
+                          "relative-quotient")
     assert doc["parties"]["sv"]["by_tier"] == {"district": 5, "levelling": 6}
     assert sum(doc["districts"]["oslo"].values()) == 19  # 18 county seats and its levelling seat
 
