@@ -294,7 +294,7 @@ def parse_law(c, data: dict, el: dict, rules, parties, districts, district_rows)
               "yet (use election.district_route for a district route to qualify)",
               rules.threshold_scope)
     if rules.threshold_quota:
-        _fail(path, "election.threshold", '"quota" is not supported with [[tier]] laws yet', QUOTA_NAME)
+        _fail(path, "election.threshold", '"quota" is not supported with [[tier]] laws yet', "quota")
     method = parse_method(c, el, "election.method", "dhondt", "election.first_divisor")
     thresholds = alliance_thresholds(c, el, parties, rules.threshold)
     route = c.number(el, "election.district_route", default=None, low_open=0.0, high=100.0)
@@ -421,5 +421,3 @@ def parse_law(c, data: dict, el: dict, rules, parties, districts, district_rows)
                bonus=found.get("bonus"), regions=tuple(regions), region_names=tuple(region_names),
                caps=tuple(caps), source=source)
 
-
-QUOTA_NAME = "quota"

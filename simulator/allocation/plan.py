@@ -18,7 +18,7 @@ import numpy as np
 from ..config import Election
 from ..errors import InputError
 from ..laws import DIVISORS, Law, Method
-from .tiers import ASSIGN_QUOTIENT, ASSIGN_REGIONS, ASSIGN_RELATIVE, LawStage, allocate_law_row, law_work
+from .tiers import ASSIGN_QUOTIENT, ASSIGN_REGIONS, ASSIGN_RELATIVE, LawStage, allocate_law_row
 
 # Simulated shares are multiplied by this before a quota of whole votes (Droop's, or one rounded)
 # is formed, unless the config's result gives the valid votes: such a quota needs vote counts.
@@ -165,4 +165,4 @@ def law_seats(election: Election) -> np.ndarray:
     return allocate_law(votes[None], rest[None], law_stage(election))[0]
 
 
-__all__ = ["law_stage", "allocate_law", "law_seats", "result_arrays", "law_work", "WHOLE_VOTES"]
+__all__ = ["law_stage", "stage_of", "allocate_law", "law_seats", "result_arrays", "WHOLE_VOTES"]

@@ -493,15 +493,6 @@ def _whole_quotas_block(dsrc, drest, nr, p, scratch, dseats):
                 used2[bd, i] = True
 
 
-def law_work(districts: int, lists: int) -> tuple:
-    """Scratch of :func:`allocate_law_row`."""
-    return (np.zeros(lists), np.zeros(lists, np.bool_), np.zeros(lists, np.int64),
-            np.zeros(lists), np.zeros(lists, np.bool_), np.zeros((districts, lists)),
-            np.zeros(districts), np.zeros(lists, np.int64), np.zeros(lists, np.int64),
-            np.zeros((districts, lists), np.bool_), np.zeros(districts, np.int64),
-            np.zeros(districts), np.zeros(lists, np.bool_), np.zeros(districts))
-
-
 @nb.njit(**_FAST)
 def allocate_law_row(V, R, p, work, seats, given=False):
     """Seats (districts x lists, int64, into ``seats``) of one election: votes ``V`` (districts x
