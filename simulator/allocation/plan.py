@@ -18,7 +18,7 @@ import numpy as np
 from ..config import Election
 from ..errors import InputError
 from ..laws import DIVISORS, Law, Method
-from .tiers import ASSIGN_QUOTIENT, ASSIGN_REGIONS, ASSIGN_RELATIVE, LawStage, allocate_law_row
+from .tiers import ASSIGN_QUOTIENT, ASSIGN_REGIONS, ASSIGN_RELATIVE, LawStage, allocate_law_row, law_scratch
 
 # Simulated shares are multiplied by this before a quota of whole votes (Droop's, or one rounded)
 # is formed, unless the config's result gives the valid votes: such a quota needs vote counts.
@@ -115,17 +115,19 @@ def stage_of(law: Law, house: int, dseats, n: int, scale: float = 1.0) -> LawSta
 
 @nb.njit(cache=True, parallel=True, error_model="numpy")
 def _allocate_law_batch(votes, rest, p, out):
+    """Elections in parallel, by tasks of ``_TASK`` elections that each allocate their scratch
+    once; the seats do not depend on how the tasks fall."""
     E, D, n = votes.shape
-    for e in nb.prange(E):
-        work = (np.zeros(n), np.zeros(n, np.bool_), np.zeros(n, np.int64), np.zeros(n),
-                np.zeros(n, np.bool_), np.zeros((D, n)), np.zeros(D), np.zeros(n, np.int64),
-                np.zeros(n, np.int64), np.zeros((D, n), np.bool_), np.zeros(D, np.int64),
-                np.zeros(D), np.zeros(n, np.bool_), np.zeros(D))
-        seats = np.zeros((D, n), np.int64)
-        allocate_law_row(votes[e], rest[e], p, work, seats)
-        for d in range(D):
-            for i in range(n):
-                out[e, d, i] = seats[d, i]
+    for t in nb.prange((E + _TASK - 1) // _TASK):
+        work, _, _, seats, _ = law_scratch(p, n)
+        for e in range(t * _TASK, min(E, (t + 1) * _TASK)):
+            allocate_law_row(votes[e], rest[e], p, work, seats)
+            for d in range(D):
+                for i in range(n):
+                    out[e, d, i] = seats[d, i]
+
+
+_TASK = 256
 
 
 def allocate_law(votes, rest, stage: LawStage) -> np.ndarray:

@@ -163,6 +163,26 @@ def divisor_seats(m, w, takes, seats, out):
             return
 
 
+@nb.njit(cache=True, inline="always")
+def whole_quota(code, total, seats):
+    """A quota of whole votes: Droop's floor(V / (S + 1)) + 1 (code 2), or V / k rounded to the
+    nearest whole vote, halves up (the largest q with (2q - 1) k <= 2V, at least 1)."""
+    if code == 2:
+        qf = math.floor(total / (seats + 1))
+        while qf * (seats + 1) > total:
+            qf -= 1.0
+        while (qf + 1.0) * (seats + 1) <= total:
+            qf += 1.0
+        return qf + 1.0
+    k = float(seats + (code == 3) + 2 * (code == 4))
+    q = math.floor(total / k + 0.5)
+    while q > 1.0 and (2.0 * q - 1.0) * k > 2.0 * total:
+        q -= 1.0
+    while (2.0 * q + 1.0) * k <= 2.0 * total:
+        q += 1.0
+    return max(q, 1.0)
+
+
 @nb.njit(**_FAST)
 def quota_whole(m, w, takes, seats, out, rem):
     """Whole quotas (cut back smallest remainder first when they exceed ``seats``); ``rem``: the
@@ -177,25 +197,12 @@ def quota_whole(m, w, takes, seats, out, rem):
     if total <= 0.0 or seats <= 0:
         return
     code = int(m[0])
-    if code == 2:  # Droop: floor(V / (S + 1)) + 1 votes
-        qf = math.floor(total / (seats + 1))
-        while qf * (seats + 1) > total:
-            qf -= 1.0
-        while (qf + 1.0) * (seats + 1) <= total:
-            qf += 1.0
-        num = qf + 1.0
+    if code == 2 or m[1] == 1.0:  # a quota of whole votes
+        num = whole_quota(code, total, seats)
         k = 1.0
-    else:
+    else:  # the quota V / k
         num = total
         k = float(seats + (code == 3) + 2 * (code == 4))
-        if m[1] == 1.0:  # rounded to whole votes, halves up: the largest q with (2q-1)k <= 2V
-            q = math.floor(total / k + 0.5)
-            while q > 1.0 and (2.0 * q - 1.0) * k > 2.0 * total:
-                q -= 1.0
-            while (2.0 * q + 1.0) * k <= 2.0 * total:
-                q += 1.0
-            num = max(q, 1.0)
-            k = 1.0
     held = 0
     if k == 1.0:  # a quota of whole votes: f * q is exact, and so is w - f * q (Sterbenz)
         for i in range(n):
@@ -394,25 +401,8 @@ def _whole_quotas_block(dsrc, drest, nr, p, scratch, dseats):
                 if v > 0.0 and (qual[i, r] or not here[r]):
                     total[r] += v
         for r in range(nr):
-            q = 0.0
             t = total[r]
-            if t > 0.0 and seats > 0:
-                if code == 2:  # Droop: floor(V / (S + 1)) + 1 votes
-                    qf = math.floor(t / (seats + 1))
-                    while qf * (seats + 1) > t:
-                        qf -= 1.0
-                    while (qf + 1.0) * (seats + 1) <= t:
-                        qf += 1.0
-                    q = qf + 1.0
-                else:  # rounded to whole votes, halves up
-                    k = float(seats + (code == 3) + 2 * (code == 4))
-                    q = math.floor(t / k + 0.5)
-                    while q > 1.0 and (2.0 * q - 1.0) * k > 2.0 * t:
-                        q -= 1.0
-                    while (2.0 * q + 1.0) * k <= 2.0 * t:
-                        q += 1.0
-                    q = max(q, 1.0)
-            num[r] = q
+            num[r] = whole_quota(code, t, seats) if t > 0.0 and seats > 0 else 0.0
         for i in range(n):
             for r in range(nr):
                 v = dsrc[d, i, r] * sc
