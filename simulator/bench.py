@@ -310,6 +310,18 @@ def bench_pipeline(election, runs: int = 2_000_000, numpy_runs: int = 100_000, r
     return out
 
 
+def _alternating(variants: dict, runs: int, rounds: int, threads: int) -> dict[str, list[float]]:
+    """Seconds of ``simulate`` for each named election, after a warm-up, timed in alternating
+    rounds so that the machine's drift hits every variant alike."""
+    for e in variants.values():
+        simulate(e, runs=10_000, seed=0, threads=threads)
+    seconds = {name: [] for name in variants}
+    for _ in range(rounds):
+        for name, e in variants.items():
+            seconds[name] += _time(lambda e=e: simulate(e, runs=runs, seed=1, threads=threads), 1)
+    return seconds
+
+
 def one_tier(election):
     """The election with its law of tiers replaced by the one-tier kernels' D'Hondt over the same
     districts' fixed seats (no levelling, bonus or second scrutiny): the same draws, allocated by
@@ -329,13 +341,8 @@ def bench_laws(elections, runs: int = 2_000_000, rounds: int = 3, threads: int |
     threads = use_threads(threads)
     out = {"threads": threads, "runs_timed": runs, "rounds": rounds, "elections": {}}
     for election in elections:
-        pair = {"law": election, "one-tier": one_tier(election)}
-        for e in pair.values():
-            simulate(e, runs=10_000, seed=0, threads=threads)
-        seconds = {k: [] for k in pair}
-        for _ in range(rounds):
-            for k, e in pair.items():
-                seconds[k] += _time(lambda e=e: simulate(e, runs=runs, seed=1, threads=threads), 1)
+        seconds = _alternating({"law": election, "one-tier": one_tier(election)}, runs, rounds,
+                               threads)
         out["elections"][election.name] = {
             "tiers": election.law.tiers if election.law else ["district"],
             "districts": len(election.districts),
@@ -372,13 +379,7 @@ def bench_error_model(election, runs: int = 2_000_000, rounds: int = 5,
     alternating rounds (so that the machine's drift hits every variant alike); medians, and each
     variant's median ratio to "before the layers" round by round."""
     threads = use_threads(threads)
-    variants = error_model_variants(election)
-    for e in variants.values():
-        simulate(e, runs=10_000, seed=0, threads=threads)
-    seconds = {name: [] for name in variants}
-    for _ in range(rounds):
-        for name, e in variants.items():
-            seconds[name] += _time(lambda e=e: simulate(e, runs=runs, seed=1, threads=threads), 1)
+    seconds = _alternating(error_model_variants(election), runs, rounds, threads)
     base = seconds["before the layers"]
     return {
         "election": election.name, "threads": threads, "runs_timed": runs, "rounds": rounds,

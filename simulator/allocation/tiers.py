@@ -551,7 +551,7 @@ def allocate_law_row(V, R, p, work, seats, given=False):
 
 @nb.njit(**_FAST)
 def _second_scrutiny(V, p, seats, rems, qual, work):
-    nat, _, row_out, rem_row, takes, _, _, _, extra, used2, unfilled, _, used, _ = work
+    nat, _, row_out, rem_row, takes, _, _, _, _, used2, unfilled, _, used, _ = work
     D, n = V.shape
     left = 0
     for d in range(D):
@@ -580,12 +580,8 @@ def _second_scrutiny(V, p, seats, rems, qual, work):
             nat[i] = s
             takes[i] = s > 0.0
     method_seats(p.methods[1], nat, takes, left, row_out, rem_row, used)
-    for i in range(n):
-        extra[i] = row_out[i]
     for i in range(n):  # to the districts of its largest remainders, one each (rounds)
-        for d in range(D):
-            used2[d, i] = False
-        for k in range(extra[i]):
+        for k in range(row_out[i]):
             if k % D == 0:
                 for d in range(D):
                     used2[d, i] = False
